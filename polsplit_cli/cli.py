@@ -1,0 +1,76 @@
+"""The ``polsplit`` command: thin typer wiring; the work lives in the library modules.
+
+Each job registers its own typer app below. Command modules import heavy libraries
+(torch, transformers, verl, vllm) inside their functions so ``polsplit --help`` is fast.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+
+from polsplit_cli import __version__
+from polsplit_cli.errors import UserError
+
+app = typer.Typer(
+    name="polsplit",
+    help="Policy Split: train, evaluate, judge and analyze dual-mode (normal / high-entropy) reasoning LLMs.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+err_console = Console(stderr=True)
+
+modes_app = typer.Typer(help="List the prompt modes and show their system texts.", invoke_without_command=True)
+app.add_typer(modes_app, name="modes")
+
+
+@modes_app.callback()
+def modes_list(ctx: typer.Context) -> None:
+    """List the built-in modes (name and the start of the system text)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from rich.table import Table
+
+    from polsplit_cli.modes import builtin_modes
+
+    table = Table("mode", "system prompt", "sha256[:12]")
+    for mode in builtin_modes().values():
+        text = mode.system or "(no system turn)"
+        table.add_row(mode.name, text if len(text) <= 70 else text[:67] + "...", mode.digest)
+    Console().print(table)
+    Console().print("A text file path works as a mode too: its contents become the system turn.")
+
+
+@modes_app.command("show")
+def modes_show(name: str = typer.Argument(..., help="A built-in mode name or a path to a text file.")) -> None:
+    """Print one mode's system text exactly as the model sees it."""
+    from polsplit_cli.modes import get_mode
+
+    mode = get_mode(name)
+    print(mode.system if mode.system is not None else f"({mode.name}: no system turn)")
+
+
+@app.callback(invoke_without_command=True)
+def _root(version: bool = typer.Option(False, "--version", help="Print the version and exit.")) -> None:
+    if version:
+        print(f"polsplit {__version__}")
+        raise typer.Exit()
+
+
+# --- job registrations (one line each; modules import heavy libraries lazily) ---
+
+
+def main() -> None:
+    """Console-script entry point: user mistakes become one red line and exit code 2."""
+    try:
+        app()
+    except UserError as exc:
+        err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,10 @@
+"""User-facing errors: printed as one line with exit code 2, never as a traceback."""
+
+
+class UserError(Exception):
+    """A mistake in the user's input (bad file, field, flag, missing extra)."""
+
+
+def missing_extra(extra: str, package: str) -> UserError:
+    """The error for an optional dependency that is not installed."""
+    return UserError(f"{package} is not installed: pip install 'polsplit[{extra}]'")

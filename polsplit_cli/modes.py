@@ -1,0 +1,70 @@
+"""Modes: one model, several policies selected by the prompt (SPEC §1).
+
+A mode is data — a name and an optional system text. ``normal`` has no system turn;
+the others put their text in a ``system`` message before the same user turn.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from polsplit_cli.errors import UserError
+from polsplit_cli.resources import prompt_text
+
+NORMAL = "normal"
+HIGH_ENTROPY = "high-entropy"
+BUILTIN_SYSTEM_PROMPTS = {
+    HIGH_ENTROPY: "modes/high-entropy.txt",
+    "rewritten-high-entropy": "modes/rewritten-high-entropy.txt",
+    "low-entropy": "modes/low-entropy.txt",
+}
+BUILTIN_NAMES = (NORMAL, *BUILTIN_SYSTEM_PROMPTS)
+
+
+class ModeError(UserError, ValueError):
+    """An unknown mode name or an unreadable mode file."""
+
+
+@dataclass(frozen=True)
+class Mode:
+    name: str
+    system: str | None = None
+
+    def messages(self, user_text: str) -> list[dict[str, str]]:
+        """Chat messages for this mode: an optional system turn, then the user turn."""
+        head = [{"role": "system", "content": self.system}] if self.system is not None else []
+        return [*head, {"role": "user", "content": user_text}]
+
+    @property
+    def digest(self) -> str:
+        """Short hash of the system text, recorded in manifests so results name the exact prompt."""
+        return hashlib.sha256((self.system or "").encode()).hexdigest()[:12]
+
+
+def builtin_modes() -> dict[str, Mode]:
+    """The four built-in modes, by name."""
+    modes = {NORMAL: Mode(NORMAL)}
+    for name, path in BUILTIN_SYSTEM_PROMPTS.items():
+        modes[name] = Mode(name, prompt_text(path))
+    return modes
+
+
+def get_mode(spec: str) -> Mode:
+    """A built-in mode by name, or a user mode from a text file (its name is the file stem)."""
+    modes = builtin_modes()
+    if spec in modes:
+        return modes[spec]
+    path = Path(spec)
+    if path.is_file():
+        text = path.read_text(encoding="utf-8").strip()
+        if not text:
+            raise ModeError(f"mode file {path} is empty")
+        return Mode(path.stem, text)
+    raise ModeError(f"unknown mode '{spec}': use one of {', '.join(BUILTIN_NAMES)} or a path to a text file")
+
+
+def chat_messages(mode: Mode | str, user_text: str) -> list[dict[str, str]]:
+    """Turn (mode, user text) into chat messages; ``mode`` may be a Mode or a name/path."""
+    return (mode if isinstance(mode, Mode) else get_mode(mode)).messages(user_text)
