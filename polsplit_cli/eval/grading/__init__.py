@@ -1,0 +1,13 @@
+"""Grading of model answers: the evaluator's scores and the RL reward (see docs/grading.md).
+
+``grade(response, gold, kind="math"|"choice", n_options=None, timeout=5.0) -> Grade``,
+``grade_many(items, timeout=5.0, workers=None) -> list[Grade]`` and the cheap in-process
+``extract_answer(response, require_think_close=True) -> (answer | None, reason)``.
+Model output is untrusted: it is never evaluated, and every sympy/math-verify step runs in a
+worker process that is killed at the time limit.
+"""
+
+from polsplit_cli.eval.grading.extract import extract_answer
+from polsplit_cli.eval.grading.grader import Grade, grade, grade_many
+
+__all__ = ["Grade", "extract_answer", "grade", "grade_many"]

@@ -1,0 +1,171 @@
+"""Worker-side checks: sympy equality built from whitelisted tokens, and math-verify's opinion.
+
+Runs only inside grading worker processes (see ``worker.py``), which the parent kills at the
+wall-clock limit. It imports sympy and math-verify at the top so that a forkserver can
+preload them once. No string is ever handed to ``parse_expr``/``sympify``: the parser below
+turns ``whitelist.tokenize`` tokens into sympy objects, and refuses powers whose result
+would be astronomically large (``9^{9^{9^9}}``), which no timeout could interrupt (the big
+integer arithmetic runs in C).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import sympy
+
+from polsplit_cli.eval.grading.whitelist import tokenize
+
+try:  # optional second opinion
+    from math_verify import LatexExtractionConfig, parse, verify
+except ImportError:  # pragma: no cover - depends on the install
+    verify = None
+
+MAX_EXPONENT = 1000  # |numeric exponent| and its denominator
+MAX_POWER_BITS = 400_000  # bits of the largest number a power may produce
+MAX_NESTING = 50
+
+logging.getLogger("math_verify").setLevel(logging.ERROR)  # we disable its signal timeouts on purpose
+
+
+class Refused(ValueError):
+    """The expression is outside what we agree to build."""
+
+
+def _number_bits(expr: sympy.Expr) -> int:
+    rationals = expr.atoms(sympy.Rational)
+    return max((max(abs(r.p).bit_length(), r.q.bit_length()) for r in rationals), default=1)
+
+
+def _checked_power(base: sympy.Expr, exponent: sympy.Expr) -> sympy.Expr:
+    if exponent.is_Number:
+        if abs(exponent) > MAX_EXPONENT or (exponent.is_Rational and exponent.q > MAX_EXPONENT):
+            raise Refused("exponent too large")
+        if _number_bits(base) * abs(exponent) > MAX_POWER_BITS:
+            raise Refused("power too large")
+    return base**exponent
+
+
+class _Parser:
+    """sum := product (+|- product)*; product := signed ((*|/) signed | implicit power)*;
+    signed := (+|-) signed | power; power := atom (^ signed)?; atom := number | symbol |
+    sqrt atom | pi | inf | ( sum )."""
+
+    def __init__(self, tokens: list[tuple[str, str]]) -> None:
+        self.tokens, self.pos, self.depth = tokens, 0, 0
+
+    def parse(self) -> sympy.Expr:
+        value = self.sum()
+        if self.pos != len(self.tokens):
+            raise Refused("unexpected token")
+        return value
+
+    def peek(self) -> tuple[str, str]:
+        return self.tokens[self.pos] if self.pos < len(self.tokens) else ("end", "")
+
+    def take(self) -> tuple[str, str]:
+        token = self.peek()
+        self.pos += 1
+        return token
+
+    def sum(self) -> sympy.Expr:
+        value = self.product()
+        while self.peek() in (("op", "+"), ("op", "-")):
+            operator = self.take()[1]
+            right = self.product()
+            value = value + right if operator == "+" else value - right
+        return value
+
+    def product(self) -> sympy.Expr:
+        value = self.signed()
+        while True:
+            kind, text = self.peek()
+            if (kind, text) in (("op", "*"), ("op", "/")):
+                self.take()
+                right = self.signed()
+                value = value * right if text == "*" else value / right
+            elif kind in ("number", "name", "symbol") or text == "(":
+                value = value * self.power()  # implicit: 2x, 2sqrt(2), (a)(b)
+            else:
+                return value
+
+    def signed(self) -> sympy.Expr:
+        token = self.peek()
+        if token in (("op", "-"), ("op", "+")):
+            self.take()
+            value = self.signed()
+            return -value if token[1] == "-" else value
+        return self.power()
+
+    def power(self) -> sympy.Expr:
+        base = self.atom()
+        if self.peek() == ("op", "^"):
+            self.take()
+            return _checked_power(base, self.signed())
+        return base
+
+    def atom(self) -> sympy.Expr:
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise Refused("nested too deeply")
+        kind, text = self.take()
+        if kind == "number":
+            value = sympy.Rational(text)  # exact: 0.33 is 33/100, never 1/3
+        elif kind == "symbol":
+            value = sympy.Symbol(text)
+        elif text == "sqrt":
+            value = _checked_power(self.atom(), sympy.Rational(1, 2))
+        elif text == "pi":
+            value = sympy.pi
+        elif text == "inf":
+            value = sympy.oo
+        elif text == "(":
+            value = self.sum()
+            if self.take() != ("op", ")"):
+                raise Refused("unclosed parenthesis")
+        else:
+            raise Refused(f"unexpected {text!r}")
+        self.depth -= 1
+        return value
+
+
+def build(expr: str) -> sympy.Expr:
+    """A sympy expression from a normalized answer string, or ``Refused``."""
+    tokens = tokenize(expr)
+    if not tokens:
+        raise Refused("outside the whitelist")
+    return _Parser(tokens).parse()
+
+
+def sympy_equal(gold: str, pred: str) -> str:
+    """"equal" | "unequal" | "unparseable": PRM800K's ``simplify(gold - pred) == 0``."""
+    try:
+        difference = build(gold) - build(pred)
+    except Exception:  # Refused, or sympy arithmetic errors on odd input
+        return "unparseable"
+    try:
+        if difference == 0:  # sympy's automatic evaluation often settles it: 2*sqrt(2) - sqrt(8)
+            return "equal"
+        if not difference.free_symbols:  # a constant that is clearly not zero at 30 digits
+            value = difference.evalf(30)
+            if value.is_Number and abs(value) > 1e-12:
+                return "unequal"
+        return "equal" if sympy.simplify(difference) == 0 else "unequal"
+    except Exception:  # e.g. comparisons with nan from a division by zero
+        return "unequal"
+
+
+def math_verify_opinion(gold: str, pred: str) -> bool | None:
+    """math-verify's verdict on two boxed contents (gold first); None if absent or gold unreadable.
+
+    Only its LaTeX extraction is used: its plain-expression extraction calls ``parse_expr``.
+    Its ``signal.alarm`` timeouts are disabled; the worker's own alarm and kill bound it.
+    """
+    if verify is None:
+        return None
+    config = [LatexExtractionConfig()]
+    gold_parsed = parse("\\boxed{" + gold + "}", extraction_config=config, parsing_timeout=None)
+    if not gold_parsed:
+        return None
+    pred_parsed = parse("\\boxed{" + pred + "}", extraction_config=config, parsing_timeout=None)
+    return bool(verify(gold_parsed, pred_parsed, timeout_seconds=None))

@@ -1,0 +1,78 @@
+"""Answer extraction (after the last </think>, last balanced box) and multiple-choice grading."""
+
+import pytest
+
+from polsplit_cli.eval.grading import extract_answer, grade
+from polsplit_cli.eval.grading.extract import choice_letter
+
+
+@pytest.mark.parametrize(
+    ("response", "answer", "reason"),
+    [
+        (r"<think>x</think>\boxed{5}", "5", "ok"),
+        (r"<think>\boxed{1}</think> so \boxed{2}", "2", "ok"),  # inside the thinking does not count
+        (r"<think>a</think>\boxed{1} wait, \boxed{2} and finally \boxed{3}.", "3", "ok"),  # last wins
+        (r"<think>a</think><think>b</think>\boxed{7}", "7", "ok"),  # after the LAST </think>
+        (r"</think>\boxed{\frac{1}{\sqrt{2}}}", r"\frac{1}{\sqrt{2}}", "ok"),  # nested braces
+        (r"</think>\boxed{\{1,2\}}", r"\{1,2\}", "ok"),  # escaped braces are not counted
+        (r"</think>\boxed 5 apples", "5", "ok"),
+        (r"</think>$\boxed 5$", "5", "ok"),
+        (r"</think>\fbox{12}", "12", "ok"),
+        (r"</think>\boxed{ 12 }", "12", "ok"),
+        (r"<think>long reasoning \boxed{4} never closed", None, "no-think-close"),
+        (r"</think>The answer is 4.", None, "no-boxed"),
+        (r"</think>\boxed{4} then \boxed{\frac{1}{2}", None, "unbalanced"),  # the last box decides
+        ("</think>\\boxed{" + "1" * 2000 + "}", None, "too-long"),
+    ],
+)
+def test_extract_answer(response, answer, reason):
+    assert extract_answer(response) == (answer, reason)
+
+
+def test_models_without_thinking_can_opt_out_of_the_think_close():
+    assert extract_answer(r"The answer is \boxed{4}", require_think_close=False) == ("4", "ok")
+    assert extract_answer(r"a </think> b \boxed{5}", require_think_close=False) == ("5", "ok")
+
+
+def test_grade_reports_extraction_failures():
+    missing = grade(r"<think>\boxed{4}", "4")
+    assert (missing.correct, missing.extracted, missing.reason) == (False, None, "no-think-close")
+    assert grade(r"\boxed{4}", "4", require_think_close=False).correct
+    assert grade(r"</think>\boxed{4", "4").reason == "unbalanced"
+    assert grade("</think>4", "4").reason == "no-boxed"
+
+
+@pytest.mark.parametrize(
+    ("boxed", "letter"),
+    [("B", "B"), ("(B)", "B"), (r"\text{B}", "B"), (r"\textbf{(B)}", "B"), ("B. 42 apples", "B"),
+     ("(B) 42", "B"), ("B: yes", "B"), ("b", "B"), ("Both", None), ("42", None), ("AB", None)],
+)
+def test_choice_letter(boxed, letter):
+    assert choice_letter(boxed) == letter
+
+
+def test_choice_grading_and_validation():
+    def ask(letter: str, gold: str = "C", n_options: int | None = 4):
+        return grade(f"</think>\\boxed{{{letter}}}", gold, kind="choice", n_options=n_options)
+
+    assert ask("C").correct and ask("C").reason == "match"
+    assert ask(r"\text{C}").correct and ask("(C)").correct and ask("C. Paris").correct
+    assert (ask("B").correct, ask("B").reason) == (False, "mismatch")
+    assert (ask("E").correct, ask("E").reason) == (False, "invalid-choice")  # only A-D exist
+    assert ask("J", gold="J", n_options=10).correct  # MMLU-Pro's ten options
+    assert ask("E", gold="E", n_options=None).correct  # no option count given: any letter
+    assert (ask("Paris").correct, ask("Paris").reason) == (False, "unparseable")
+    assert ask("C", gold="(C)").correct
+
+
+def test_bad_arguments_are_refused():
+    with pytest.raises(ValueError, match="kind"):
+        grade("</think>\\boxed{1}", "1", kind="essay")
+    with pytest.raises(ValueError, match="n_options"):
+        grade("</think>\\boxed{A}", "A", kind="choice", n_options=1)
+    with pytest.raises(ValueError, match="letter"):
+        grade("</think>\\boxed{A}", "42", kind="choice", n_options=4)
+    with pytest.raises(ValueError, match="letter"):  # even when the response has no answer
+        grade("<think>truncated", "42", kind="choice", n_options=4)
+    with pytest.raises(ValueError, match="timeout"):
+        grade("</think>\\boxed{1}", "1", timeout=0)
