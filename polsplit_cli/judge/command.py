@@ -1,0 +1,251 @@
+"""``polsplit judge FILE``: diversity metrics, then (unless --diversity-only) the LLM judges.
+
+Order matters: options and API keys are checked before any file is read or written, so a
+missing key costs nothing; judgements are appended as they finish, so a kill loses only the
+requests in flight and a rerun (or --resume) picks up where it stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import sys
+import time
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from polsplit_cli.errors import UserError
+
+RUNS_DIR = Path("runs")
+NGRAM_N = 2  # the paper's Div-N-Gram uses bigrams
+
+
+def judge(
+    file: Path = typer.Argument(..., help="Stories: a JSONL of {prompt, story[, model, mode, sample, prompt_id]}, "
+                                "an eval samples.jsonl (creative records), or an eval run folder."),
+    judge_names: list[str] = typer.Option([], "--judge", help="Judge preset (repeatable): gpt-5, gpt-4o, deepseek-v3."),
+    model: str = typer.Option(None, "--model", help="Custom judge: model id served at --base-url."),
+    base_url: str = typer.Option(None, "--base-url", help="Custom judge: OpenAI-compatible base URL (…/v1)."),
+    api_key_env: str = typer.Option(None, "--api-key-env", help="Custom judge: env var holding its key "
+                                    "(omit for a local server that needs none)."),
+    concurrency: int = typer.Option(8, "--concurrency", help="Most requests in flight per judge."),
+    timeout: float = typer.Option(120.0, "--timeout", help="Seconds per HTTP request."),
+    max_retries: int = typer.Option(6, "--max-retries", help="Retries per request after a transient error."),
+    max_reparse: int = typer.Option(2, "--max-reparse", help="Re-asks after a reply without all five scores."),
+    diversity_only: bool = typer.Option(False, "--diversity-only", help="Only Div-N-Gram and Div-BLEU: no network, no key."),
+    pooling: str = typer.Option("per-story", "--pooling", help="Div-N-Gram reading of Eq. 11: per-story or pooled."),
+    out: Path = typer.Option(None, "--out", help="Results folder (default: runs/judge-<timestamp>)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue a judge run folder (--out, or the newest under runs/)."),
+    no_retry_failed: bool = typer.Option(False, "--no-retry-failed", help="On rerun, keep recorded failures as they are."),
+    limit: int = typer.Option(None, "--limit", help="Only the first N stories of the file."),
+    json_output: bool = typer.Option(False, "--json", help="Print summary.json to stdout instead of tables."),
+) -> None:
+    """Score stories: diversity (Div-N-Gram, Div-BLEU) and a five-rubric LLM judge (paper Table 2/10)."""
+    from polsplit_cli.judge.client import CallSettings
+    from polsplit_cli.judge.diversity import POOLINGS
+    from polsplit_cli.judge.presets import api_key, resolve_judges
+    from polsplit_cli.judge.results import (
+        JudgementLog,
+        rubric_rows,
+        summary_markdown,
+        usage_totals,
+        write_json,
+    )
+    from polsplit_cli.judge.stories import load_stories
+
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    if pooling not in POOLINGS:
+        raise UserError(f"--pooling must be one of {', '.join(POOLINGS)}, got '{pooling}'")
+    for flag, value, low in (("--concurrency", concurrency, 1), ("--max-retries", max_retries, 0),
+                             ("--max-reparse", max_reparse, 0), ("--limit", limit, 1)):
+        if value is not None and value < low:
+            raise UserError(f"{flag} must be >= {low}, got {value}")
+    if timeout <= 0:
+        raise UserError(f"--timeout must be > 0, got {timeout:g}")
+    judges = [] if diversity_only else resolve_judges(judge_names, model=model, base_url=base_url, api_key_env=api_key_env)
+    if not diversity_only and not judges:
+        raise UserError("name a judge (--judge gpt-5|gpt-4o|deepseek-v3, or --model with --base-url), "
+                        "or pass --diversity-only")
+    keys = {j.name: api_key(j) for j in judges}
+    settings = CallSettings(concurrency=concurrency, timeout=timeout, max_retries=max_retries, max_reparse=max_reparse)
+
+    source_stories = load_stories(file)
+    stories = source_stories[:limit] if limit else source_stories
+    out_dir = _out_dir(out, resume)
+    flagged = [s for s in stories if s.flag]
+    judgeable = [s for s in stories if not s.flag]
+    for story in flagged:
+        err.print(f"[yellow]flagged[/yellow] line {story.line} ({story.model}/{story.mode}/{story.prompt_id}/"
+                  f"{story.sample}): {story.flag} — not scored")
+
+    _write_manifest(out_dir, file, judges, settings, pooling, diversity_only, limit)
+    log = None
+    new_records: list[dict] = []
+    if judges:
+        log = JudgementLog(out_dir / "judgements.jsonl")
+        try:
+            new_records = _run_judges(judgeable, judges, keys, settings, log, retry_failed=not no_retry_failed, err=err)
+        except KeyboardInterrupt:
+            err.print(f"interrupted: finished judgements are in {out_dir / 'judgements.jsonl'}; "
+                      f"rerun with --resume --out {out_dir}")
+            raise typer.Exit(130) from None
+        finally:
+            log.close()
+
+    records = log.records if log else {}
+    summary = {
+        "diversity": _diversity(judgeable, pooling),
+        "rubric": rubric_rows(judgeable, judges, records),
+        "judges": [j.describe() for j in judges],
+        "usage": usage_totals(list(records.values())),
+        "stories": len(stories),
+        "flagged": [{**s.identity(), "line": s.line, "reason": s.flag} for s in flagged],
+    }
+    write_json(out_dir / "summary.json", summary)
+    (out_dir / "summary.md").write_text(summary_markdown(summary), encoding="utf-8")
+    _report(summary, new_records, out_dir, json_output, err)
+
+
+def _out_dir(out: Path | None, resume: bool) -> Path:
+    """The results folder: a new timestamped one, the given one, or (--resume) the newest judge run."""
+    if out is None and resume:
+        runs = sorted(p for p in RUNS_DIR.glob("judge-*") if _folder_kind(p) == "judge")
+        if not runs:
+            raise UserError(f"--resume: no judge run under {RUNS_DIR}/ (name one with --out)")
+        return runs[-1]
+    if out is None:
+        out = RUNS_DIR / time.strftime("judge-%Y%m%d-%H%M%S")
+        suffix = 1
+        while out.exists():
+            suffix += 1
+            out = RUNS_DIR / time.strftime(f"judge-%Y%m%d-%H%M%S-{suffix}")
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out}: is a file, not a folder")
+    kind = _folder_kind(out)
+    if resume and kind != "judge":
+        raise UserError(f"--resume: {out} is not a judge run folder (no manifest.json of kind 'judge')")
+    if kind not in (None, "judge"):
+        raise UserError(f"{out}: a '{kind}' run folder; choose another --out for judge results")
+    if kind is None and out.is_dir() and any(out.iterdir()):
+        raise UserError(f"{out}: folder is not empty and is not a judge run; choose another --out")
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def _folder_kind(folder: Path) -> str | None:
+    manifest = folder / "manifest.json"
+    if not manifest.is_file():
+        return None
+    try:
+        return json.loads(manifest.read_text(encoding="utf-8")).get("kind", "?")
+    except (json.JSONDecodeError, AttributeError, UnicodeDecodeError):
+        return "?"
+
+
+def _write_manifest(out_dir, source, judges, settings, pooling, diversity_only, limit) -> None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    from polsplit_cli import __version__
+    from polsplit_cli.judge.diversity import LOWERCASE, TOKENIZER
+    from polsplit_cli.judge.results import write_json
+    from polsplit_cli.judge.rubric import rubric_template, rubric_version
+    from polsplit_cli.judge.stories import resolve_input
+
+    def package(name: str) -> str | None:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return None
+
+    source_file = resolve_input(Path(source))
+    previous = {}
+    if (out_dir / "manifest.json").is_file():
+        previous = json.loads((out_dir / "manifest.json").read_text(encoding="utf-8"))
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    write_json(out_dir / "manifest.json", {
+        "kind": "judge",
+        "polsplit": __version__,
+        "command": sys.argv,
+        "input": {"path": str(source_file), "sha256": hashlib.sha256(source_file.read_bytes()).hexdigest()},
+        "judges": [j.describe() for j in judges],
+        "params": {**settings.describe(), "diversity_only": diversity_only, "limit": limit},
+        "rubric": {"version": rubric_version(), "template_sha256": hashlib.sha256(rubric_template().encode()).hexdigest()},
+        "diversity": {"n": NGRAM_N, "pooling": pooling, "tokenizer": TOKENIZER, "lowercase": LOWERCASE},
+        "versions": {name: package(name) for name in ("openai", "sacrebleu", "nltk")},
+        "started_at": previous.get("started_at", now),
+        "invocations": [*previous.get("invocations", []), now],
+    })
+
+
+def _run_judges(stories, judges, keys, settings, log, *, retry_failed: bool, err: Console) -> list[dict]:
+    """Judge every (story, judge) not yet done; returns the records written by this run."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from polsplit_cli.judge.client import JudgeAbort, judge_all
+    from polsplit_cli.judge.results import judgement_key, judgement_record
+
+    pending: dict[str, tuple] = {}
+    for judge in judges:
+        for story in stories:
+            key = judgement_key(judge, story.prompt, story.story)
+            if not log.done(key, retry_failed=retry_failed) and key not in pending:
+                pending[key] = (judge, story)
+    skipped = len(stories) * len(judges) - len(pending)
+    if skipped:
+        err.print(f"resuming: {skipped} judgements already in {log.path}, {len(pending)} to go")
+    written: list[dict] = []
+    if not pending:
+        return written
+    with Progress(TextColumn("judging"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TextColumn("{task.fields[failed]} failed"), console=err, transient=True) as progress:
+        task = progress.add_task("judging", total=len(pending), failed=0)
+
+        def finished(key: str, verdict) -> None:
+            judge, story = pending[key]
+            record = judgement_record(key, judge, story, verdict)
+            log.append(record)
+            written.append(record)
+            progress.update(task, advance=1, failed=sum(1 for r in written if not r["parse_ok"]))
+
+        jobs = {key: (judge, story.prompt, story.story) for key, (judge, story) in pending.items()}
+        try:
+            asyncio.run(judge_all(jobs, keys, settings, finished))
+        except JudgeAbort as exc:
+            raise UserError(f"{exc} (stopped; finished judgements are kept)") from None
+    return written
+
+
+def _diversity(stories, pooling: str) -> dict:
+    from polsplit_cli.judge.diversity import diversity_rows, diversity_settings
+
+    groups: dict[tuple[str, str], dict[str, list[str]]] = {}
+    for story in stories:
+        groups.setdefault((story.model, story.mode), {}).setdefault(story.prompt_id, []).append(story.story)
+    rows, signatures = diversity_rows(groups, n=NGRAM_N, pooling=pooling)
+    return {**diversity_settings(NGRAM_N, pooling, signatures), "rows": rows}
+
+
+def _report(summary: dict, new_records: list[dict], out_dir: Path, json_output: bool, err: Console) -> None:
+    from rich.table import Table
+
+    from polsplit_cli.judge.results import summary_tables, usage_totals
+
+    failed = [r for r in new_records if not r["parse_ok"]]
+    for judge, usage in usage_totals(new_records).items():
+        err.print(f"tokens ({judge}, this run): " + ", ".join(f"{k}={v}" for k, v in sorted(usage.items())))
+    if failed:
+        err.print(f"[yellow]{len(failed)} judgements failed[/yellow] (no scores; see 'error' in "
+                  f"{out_dir / 'judgements.jsonl'}); a rerun with --resume retries them")
+    if json_output:
+        print(json.dumps(summary, indent=2, ensure_ascii=False))
+    else:
+        console = Console()
+        for title, header, rows in summary_tables(summary):
+            table = Table(*header, title=title)
+            for row in rows:
+                table.add_row(*row)
+            console.print(table)
+    err.print(f"results in {out_dir}")
