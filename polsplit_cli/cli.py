@@ -61,6 +61,21 @@ def _root(version: bool = typer.Option(False, "--version", help="Print the versi
 
 
 # --- job registrations (one line each; modules import heavy libraries lazily) ---
+from polsplit_cli.judge.command import judge as _judge_command  # noqa: E402
+
+app.command("judge", no_args_is_help=True)(_judge_command)
+from polsplit_cli.analyze.cli import app as _analyze_app  # noqa: E402
+
+app.add_typer(_analyze_app, name="analyze")
+from polsplit_cli.eval.command import eval_command as _eval_command  # noqa: E402
+
+app.command("eval", no_args_is_help=True)(_eval_command)
+from polsplit_cli.train.verl.prepare import prepare_command as _prepare_command  # noqa: E402
+
+app.command("prepare")(_prepare_command)
+from polsplit_cli.train.command import train_command as _train_command  # noqa: E402
+
+app.command("train")(_train_command)
 
 
 def main() -> None:
@@ -68,7 +83,9 @@ def main() -> None:
     try:
         app()
     except UserError as exc:
-        err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        from rich.markup import escape
+
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(2)
 
 

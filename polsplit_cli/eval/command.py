@@ -97,7 +97,8 @@ def eval_command(
     from polsplit_cli.eval.backends import BACKENDS
     from polsplit_cli.eval.backends.base import SamplingConfig
     from polsplit_cli.eval.report import render_table, summarize
-    from polsplit_cli.eval.runner import SUMMARY_FILE, EvalSettings, write_json
+    from polsplit_cli.eval.runner import SUMMARY_FILE, EvalSettings
+    from polsplit_cli.runfiles import write_json
 
     protocol = load_protocol(config)
     flags = {"n": n, "limit": limit, "temperature": temperature, "top_k": top_k, "top_p": top_p,

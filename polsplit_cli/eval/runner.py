@@ -11,9 +11,8 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
-import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from polsplit_cli.eval.backends.base import EntropySum, Generation, GenerationRe
 from polsplit_cli.eval.benchmarks import LoadedBenchmark
 from polsplit_cli.eval.benchmarks.base import Problem
 from polsplit_cli.modes import Mode
+from polsplit_cli.runfiles import JsonlLog, write_json
 
 SAMPLES_FILE, SUMMARY_FILE, MANIFEST_FILE = "samples.jsonl", "summary.json", "manifest.json"
 SEED_RULE = "sample j of problem p: (int(sha256(f'{seed}:{benchmark}:{problem_id}')[:8], 16) >> 1) + j"
@@ -60,44 +60,9 @@ def prompt_hash(prompt_ids: list[int]) -> str:
     return hashlib.sha256(json.dumps(prompt_ids).encode()).hexdigest()[:16]
 
 
-class SampleLog:
-    """samples.jsonl: the keys already there (repairing a line cut by a kill), then append + flush."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self.done: set[tuple[str, str, str, int]] = set()
-        if path.exists():
-            self._load()
-        self._handle = path.open("a", encoding="utf-8")
-
-    def _load(self) -> None:
-        data = self.path.read_bytes()
-        if data and not data.endswith(b"\n"):  # the last write was cut short: drop the partial line
-            keep = data.rfind(b"\n") + 1
-            print(f"warning: {self.path}: dropping an incomplete last line (interrupted write)", file=sys.stderr)
-            with self.path.open("r+b") as handle:
-                handle.truncate(keep)
-            data = data[:keep]
-        for number, line in enumerate(data.decode("utf-8").splitlines(), start=1):
-            if line.strip():
-                self.done.add(record_key(_parse_record(line, self.path, number)))
-
-    def append(self, record: dict[str, Any]) -> None:
-        self._handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-        self._handle.flush()
-        self.done.add(record_key(record))
-
-    def close(self) -> None:
-        self._handle.close()
-
-
-def _parse_record(line: str, path: Path, number: int) -> dict[str, Any]:
-    try:
-        record = json.loads(line)
-        record_key(record)
-    except (json.JSONDecodeError, KeyError, TypeError):
-        raise UserError(f"{path}:{number}: not a polsplit eval sample record") from None
-    return record
+def sample_log(path: Path) -> JsonlLog:
+    """samples.jsonl, indexed by (benchmark, problem, mode, sample) so --resume skips what is done."""
+    return JsonlLog(path, key=record_key, what="polsplit eval sample")
 
 
 def record_key(record: dict[str, Any]) -> tuple[str, str, str, int]:
@@ -106,8 +71,11 @@ def record_key(record: dict[str, Any]) -> tuple[str, str, str, int]:
 
 def read_samples(path: Path) -> list[dict[str, Any]]:
     """All records of a samples.jsonl (for the summary)."""
-    lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
-    return [_parse_record(line, path, number) for number, line in enumerate(lines, start=1) if line.strip()]
+    if not path.exists():
+        return []
+    log = sample_log(path)
+    log.close()
+    return list(log.records.values())
 
 
 def _short_hash(text: str) -> str:
@@ -173,12 +141,6 @@ def check_resume(settings: EvalSettings, previous: dict[str, Any]) -> None:
             raise UserError(f"--resume: mode '{mode.name}' had a different system text in {settings.out}")
 
 
-def write_json(path: Path, payload: dict[str, Any]) -> None:
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    temporary.replace(path)
-
-
 def prepare_out(settings: EvalSettings) -> dict[str, Any] | None:
     """Create the output folder; returns the previous manifest when resuming."""
     out = settings.out
@@ -200,7 +162,7 @@ def _torch_dtype(name: str, device: str):
     return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[name]
 
 
-def pending_samples(settings: EvalSettings, done: set) -> list[tuple[Problem, Any, int]]:
+def pending_samples(settings: EvalSettings, done: Collection) -> list[tuple[Problem, Any, int]]:
     """(problem, mode, sample index) of every sample not yet in samples.jsonl."""
     return [(problem, mode, j) for bench in settings.benchmarks for problem in bench.problems
             for mode in settings.modes for j in range(settings.n) if (bench.name, problem.id, mode.name, j) not in done]
@@ -239,9 +201,9 @@ def run_eval(settings: EvalSettings, *, progress: Callable[[int, int], None] | N
         check_resume(settings, previous)
     settings = replace(settings, backend=resolve_backend(settings.backend))
     write_json(settings.out / MANIFEST_FILE, build_manifest(settings, previous))
-    log = SampleLog(settings.out / SAMPLES_FILE)
+    log = sample_log(settings.out / SAMPLES_FILE)
     try:
-        pending = pending_samples(settings, log.done)
+        pending = pending_samples(settings, log.records.keys())
         if pending:
             _sample(settings, pending, log, progress)
     finally:
@@ -249,7 +211,7 @@ def run_eval(settings: EvalSettings, *, progress: Callable[[int, int], None] | N
     return read_samples(settings.out / SAMPLES_FILE)
 
 
-def _sample(settings: EvalSettings, pending: list, log: SampleLog, progress) -> None:
+def _sample(settings: EvalSettings, pending: list, log: JsonlLog, progress) -> None:
     from polsplit_cli.eval.entropy import score_entropy
     from polsplit_cli.eval.grading import grade_many
     from polsplit_cli.models import render_prompt_ids

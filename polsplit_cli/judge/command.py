@@ -52,9 +52,9 @@ def judge(
         rubric_rows,
         summary_markdown,
         usage_totals,
-        write_json,
     )
     from polsplit_cli.judge.stories import load_stories
+    from polsplit_cli.runfiles import write_json
 
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     if pooling not in POOLINGS:
@@ -150,9 +150,9 @@ def _write_manifest(out_dir, source, judges, settings, pooling, diversity_only, 
 
     from polsplit_cli import __version__
     from polsplit_cli.judge.diversity import LOWERCASE, TOKENIZER
-    from polsplit_cli.judge.results import write_json
     from polsplit_cli.judge.rubric import rubric_template, rubric_version
     from polsplit_cli.judge.stories import resolve_input
+    from polsplit_cli.runfiles import write_json
 
     def package(name: str) -> str | None:
         try:

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from polsplit_cli.errors import UserError
 from polsplit_cli.judge.presets import Judge
 from polsplit_cli.judge.rubric import RUBRIC_NAMES, rubric_version
 from polsplit_cli.judge.stories import Story
+from polsplit_cli.runfiles import JsonlLog
 
 SHORT_NAMES = {"Creativity": "Creativity", "Originality": "Originality", "Narrative Flow": "Narrative",
                "Emotional Impact": "Impact", "Imagery": "Imagery"}
@@ -37,48 +36,15 @@ def judgement_key(judge: Judge, prompt: str, story: str) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
 
 
-class JudgementLog:
-    """judgements.jsonl: read what is there (repairing a line cut by a kill), then append and flush."""
+class JudgementLog(JsonlLog):
+    """judgements.jsonl, indexed by judgement key; the last record of a key wins."""
 
     def __init__(self, path: Path):
-        self.path = path
-        self.records: dict[str, dict] = {}
-        if path.exists():
-            self._load()
-        self._handle = path.open("a", encoding="utf-8")
-
-    def _load(self) -> None:
-        data = self.path.read_bytes()
-        if data and not data.endswith(b"\n"):  # the last write was cut short: drop the partial line
-            keep = data.rfind(b"\n") + 1
-            print(f"warning: {self.path}: dropping an incomplete last line (interrupted write)", file=sys.stderr)
-            with self.path.open("r+b") as handle:
-                handle.truncate(keep)
-            data = data[:keep]
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError:
-            raise UserError(f"{self.path}: not UTF-8 text (not a judgements file?)") from None
-        for number, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-                self.records[record["key"]] = record
-            except (json.JSONDecodeError, KeyError, TypeError):
-                raise UserError(f"{self.path}:{number}: not a judgement record") from None
+        super().__init__(path, key=lambda record: record["key"], what="judgement")
 
     def done(self, key: str, *, retry_failed: bool = True) -> bool:
         record = self.records.get(key)
         return record is not None and (record["parse_ok"] or not retry_failed)
-
-    def append(self, record: dict) -> None:
-        self._handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-        self._handle.flush()
-        self.records[record["key"]] = record
-
-    def close(self) -> None:
-        self._handle.close()
 
 
 def judgement_record(key: str, judge: Judge, story: Story, verdict: Any) -> dict:
@@ -184,8 +150,3 @@ def summary_markdown(summary: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_json(path: Path, data: Any) -> None:
-    """Write JSON atomically (a kill never leaves half a manifest or summary)."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(path)

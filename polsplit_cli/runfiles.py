@@ -1,0 +1,64 @@
+"""Results-folder I/O shared by every command: atomic JSON files and append-only JSONL logs.
+
+A JSONL log is appended and flushed one record at a time, so a killed run loses at most the
+record being written; reopening it drops that cut-off last line and reads everything before it.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Hashable
+from pathlib import Path
+from typing import Any
+
+from polsplit_cli.errors import UserError
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write JSON atomically (a kill never leaves half a manifest or summary)."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+def _repaired_text(path: Path) -> str:
+    """The file's text, after cutting off a last line left incomplete by an interrupted write."""
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        keep = data.rfind(b"\n") + 1
+        print(f"warning: {path}: dropping an incomplete last line (interrupted write)", file=sys.stderr)
+        with path.open("r+b") as handle:
+            handle.truncate(keep)
+        data = data[:keep]
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UserError(f"{path}: not UTF-8 text") from None
+
+
+class JsonlLog:
+    """An append-only JSONL results file, indexed by ``key(record)``; the last record of a key wins."""
+
+    def __init__(self, path: Path, *, key: Callable[[dict[str, Any]], Hashable], what: str):
+        self.path = path
+        self._key = key
+        self.records: dict[Hashable, dict[str, Any]] = {}
+        if path.exists():
+            for number, line in enumerate(_repaired_text(path).splitlines(), start=1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                    self.records[key(record)] = record
+                except (json.JSONDecodeError, KeyError, TypeError):
+                    raise UserError(f"{path}:{number}: not a {what} record") from None
+        self._handle = path.open("a", encoding="utf-8")
+
+    def append(self, record: dict[str, Any]) -> None:
+        self._handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self._handle.flush()
+        self.records[self._key(record)] = record
+
+    def close(self) -> None:
+        self._handle.close()
