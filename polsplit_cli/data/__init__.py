@@ -1,0 +1,1 @@
+"""Built-in datasets that ship with the package (no network needed)."""

@@ -1,0 +1,90 @@
+"""Loading models and turning chat messages into prompt ids.
+
+``load_model`` is the one loader (built-in tiny model or any local Hugging Face causal-LM
+folder, never the network); ``render_prompt_ids`` is the one way every module turns chat
+messages into prompt token ids (rendered once by the chat template, never decoded and
+re-encoded), so the trainer, the samplers and the entropy scorer see identical ids.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from polsplit_cli.errors import UserError
+
+TINY_NAME = "tiny"
+TINY_CHECKPOINT = Path(__file__).resolve().parent / "tiny_checkpoint"
+
+
+def resolve_model_path(path: str | os.PathLike | None) -> Path:
+    """The folder to load: the shipped tiny checkpoint for None/"tiny", else a local HF model folder."""
+    if path is None or str(path) == TINY_NAME:
+        if not (TINY_CHECKPOINT / "config.json").is_file():
+            raise UserError(f"the built-in tiny model is missing from {TINY_CHECKPOINT} (broken install?)")
+        return TINY_CHECKPOINT
+    folder = Path(path).expanduser()
+    if not folder.exists():
+        raise UserError(
+            f"model path {folder} does not exist (give a local Hugging Face model folder or 'tiny')"
+        )
+    if not folder.is_dir() or not (folder / "config.json").is_file():
+        raise UserError(f"{folder} is not a Hugging Face model folder (no config.json)")
+    return folder
+
+
+def load_model(path: str | os.PathLike | None = None, *, device: Any = None, dtype: Any = None):
+    """(model, tokenizer) from the built-in tiny model or a local causal-LM folder, in eval mode.
+
+    The tokenizer always has a pad token (the eos token when the model has none) and
+    pads on the left, which batched generation needs; pass ``padding_side="right"`` to
+    ``tokenizer.pad`` for teacher-forced batches if you prefer. Nothing is downloaded.
+    """
+    folder = resolve_model_path(path)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+        model = AutoModelForCausalLM.from_pretrained(
+            folder, local_files_only=True, **({"dtype": dtype} if dtype is not None else {})
+        )
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise UserError(f"cannot load a causal language model from {folder}: {first_line}") from error
+    _ensure_padding(tokenizer, model)
+    if device is not None:
+        model.to(device)
+    model.eval()
+    return model, tokenizer
+
+
+def _ensure_padding(tokenizer, model) -> None:
+    """A pad token (eos when missing) and left padding, mirrored into the generation config."""
+    if tokenizer.pad_token is None:
+        if tokenizer.eos_token is None:
+            raise UserError(f"the tokenizer of {model.name_or_path} has neither a pad nor an eos token")
+        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer.padding_side = "left"
+    if model.generation_config.pad_token_id is None:
+        model.generation_config.pad_token_id = tokenizer.pad_token_id
+
+
+def render_prompt_ids(tokenizer, messages: list[dict[str, str]]) -> list[int]:
+    """Prompt token ids for ``messages`` ending with the assistant's generation prompt.
+
+    ``enable_thinking=True`` is passed for templates that read it (Qwen3); others ignore it.
+    transformers 5 returns a BatchEncoding here, 4.x a list: either way a plain list[int] comes out.
+    """
+    rendered = tokenizer.apply_chat_template(
+        messages, add_generation_prompt=True, tokenize=True, enable_thinking=True
+    )
+    if isinstance(rendered, Mapping):
+        rendered = rendered["input_ids"]
+    if hasattr(rendered, "tolist"):
+        rendered = rendered.tolist()
+    if rendered and isinstance(rendered[0], list):
+        (rendered,) = rendered
+    return [int(token) for token in rendered]
