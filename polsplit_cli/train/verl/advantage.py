@@ -1,0 +1,211 @@
+"""The advantage step of the ``polsplit`` verl trainer, on plain row tensors (no TransferQueue).
+
+verl stores every agent-loop output under the key ``{uid}_{session}_{index}`` and
+reorders rows freely (``_balance_batch``), so rows are paired by key, never by
+position. The dual-mode agent loop returns two outputs per session: index 0 is the
+response under the OTHER prompt, index 1 under the prompt that generated it (so verl's
+"last output of a session" — used for validation scores — is the on-policy copy).
+Sessions ``s < G/2`` generate in normal mode, the rest in HE mode (``algo.rollout_layout``).
+
+Rows are gathered into the grouped ``[Q, G, T]`` layout of ``polsplit_cli.algo``, the
+algorithm runs there, and results are scattered back to rows. Padding rows (verl's
+``is_padding`` tag) and tokens outside the loss get advantage 0 and loss_mask 0, so
+token-mean denominators count only trained tokens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+
+from polsplit_cli import algo
+from polsplit_cli.algo import HIGH_ENTROPY, NORMAL, to_bits
+from polsplit_cli.train.verl.settings import PolicySplitSettings
+
+
+@dataclass(frozen=True)
+class RowBatch:
+    """Padded per-row tensors [N, T] as verl's TransferQueue holds them, plus each row's key."""
+
+    keys: Sequence[str]
+    is_padding: Sequence[bool]
+    rewards: torch.Tensor  # rm_scores [N, T] (reward on the last response token)
+    old_log_probs: torch.Tensor
+    entropy: torch.Tensor  # nats, old policy
+    response_mask: torch.Tensor
+
+
+@dataclass(frozen=True)
+class StepResult:
+    advantages: torch.Tensor  # [N, T]
+    loss_mask: torch.Tensor  # [N, T] 0/1, same dtype as response_mask
+    metrics: dict[str, float]
+
+
+def parse_key(key: str) -> tuple[str, int, int]:
+    """``{uid}_{session}_{index}`` -> (uid, session, index); uids may contain '_' themselves."""
+    uid, session, index = key.rsplit("_", 2)
+    return uid, int(session), int(index)
+
+
+def group_rows(keys: Sequence[str], is_padding: Sequence[bool], group_size: int, copies: int) -> torch.Tensor:
+    """Row numbers as [Q, G, copies] (copy = key index), questions in order of first appearance.
+
+    Every question must have sessions 0..G-1, each with output indices 0..copies-1.
+    """
+    slots: dict[str, dict[tuple[int, int], int]] = {}
+    for row, (key, padding) in enumerate(zip(keys, is_padding, strict=True)):
+        if padding:
+            continue
+        uid, session, index = parse_key(key)
+        slots.setdefault(uid, {})[(session, index)] = row
+    expected = {(s, c) for s in range(group_size) for c in range(copies)}
+    for uid, found in slots.items():
+        if set(found) != expected:
+            missing = sorted(expected - set(found))[:4]
+            extra = sorted(set(found) - expected)[:4]
+            raise ValueError(
+                f"question {uid}: expected sessions 0..{group_size - 1} x outputs 0..{copies - 1}, "
+                f"missing {missing}, unexpected {extra} (rollout.n must equal the agent loop's group size)"
+            )
+    table = [[[found[(s, c)] for c in range(copies)] for s in range(group_size)] for found in slots.values()]
+    return torch.tensor(table, dtype=torch.long).reshape(len(table), group_size, copies)
+
+
+def _token_mean(values: torch.Tensor, mask: torch.Tensor) -> float:
+    return float((values * mask).sum() / mask.sum().clamp_min(1))
+
+
+def _broadcast(adv: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """[Q, G] sequence advantages -> [Q, G, T] token advantages, 0 off the mask."""
+    return adv.unsqueeze(-1) * mask
+
+
+# --- single-mode algorithms: [Q, G] rewards + [Q, G, T] entropy/mask -> (advantages, loss mask) ---
+
+SingleModeFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, PolicySplitSettings], tuple[torch.Tensor, torch.Tensor]]
+
+
+def _forking_tokens(rewards, entropy, mask, settings):
+    keep = algo.forking_token_mask(entropy, mask, top_ratio=settings.forking_ratio)
+    return _broadcast(algo.grpo_advantages(rewards), keep), keep
+
+
+def _entropy_driven(rewards, entropy, mask, settings):
+    return algo.entropy_driven_advantage(algo.grpo_advantages(rewards), entropy, mask), mask
+
+
+def _entropy_advantage(rewards, entropy, mask, settings):
+    adv = algo.entropy_advantage(
+        algo.grpo_advantages(rewards), entropy, mask,
+        alpha=settings.entropy_adv_alpha, kappa=settings.entropy_adv_kappa,
+    )
+    return adv, mask
+
+
+SINGLE_MODE_STEPS: dict[str, SingleModeFn] = {
+    "forking-tokens": _forking_tokens,
+    "entropy-driven-advantage": _entropy_driven,
+    "entropy-advantage": _entropy_advantage,
+}
+
+
+def _rewards(batch: RowBatch, index: torch.Tensor) -> torch.Tensor:
+    """Sequence rewards gathered to index's shape (verl puts the score on the last response token)."""
+    return batch.rewards.sum(dim=-1)[index].to(torch.float32)
+
+
+def single_mode_step(batch: RowBatch, group_size: int, settings: PolicySplitSettings) -> StepResult:
+    """G rollouts per question, one output each: a GRPO-family advantage from SINGLE_MODE_STEPS."""
+    rows = group_rows(batch.keys, batch.is_padding, group_size, copies=1)[..., 0]  # [Q, G]
+    mask = batch.response_mask[rows].to(torch.float32)
+    adv, keep = SINGLE_MODE_STEPS[settings.algorithm](
+        _rewards(batch, rows), batch.entropy[rows].float(), mask, settings
+    )
+    return _scatter(batch, rows, adv, keep, metrics={})
+
+
+def dual_mode_step(batch: RowBatch, group_size: int, settings: PolicySplitSettings) -> StepResult:
+    """Policy Split or GRPO-sharing over 2G rows per question (every response under both prompts)."""
+    layout = algo.rollout_layout(group_size, sharing=settings.sharing)
+    rows = group_rows(batch.keys, batch.is_padding, group_size, copies=2)  # [Q, G, index]
+    gen_mode = layout.gen_mode[:group_size]  # [G]: 0 normal, 1 HE
+    # index 1 is the copy under the generating prompt, index 0 under the other one
+    normal_rows = torch.where(gen_mode == NORMAL, rows[..., 1], rows[..., 0])
+    he_rows = torch.where(gen_mode == NORMAL, rows[..., 0], rows[..., 1])
+
+    rewards = _rewards(batch, normal_rows)
+    if not torch.equal(rewards, _rewards(batch, he_rows)):
+        raise ValueError("the two copies of a response carry different rewards (the reward must be computed once)")
+    mask = batch.response_mask[normal_rows].to(torch.float32)
+    if not torch.equal(mask, batch.response_mask[he_rows].to(torch.float32)):
+        raise ValueError("the two copies of a response have different response masks (they must share the ids)")
+    logp_normal, logp_he = batch.old_log_probs[normal_rows].float(), batch.old_log_probs[he_rows].float()
+    ent_normal, ent_he = batch.entropy[normal_rows].float(), batch.entropy[he_rows].float()
+
+    metrics = dual_mode_metrics(rewards, logp_normal, logp_he, ent_normal, ent_he, mask, gen_mode)
+    if settings.algorithm == "policy-split":
+        knobs = dict(
+            eta=settings.eta, kappa=settings.kappa, alpha=settings.alpha, eta_normal=settings.eta_normal,
+            clip_placement=settings.clip_placement, estimator=settings.estimator,
+            entropy_normal=ent_normal, entropy_he=ent_he,
+        )
+        adv_normal, adv_he = algo.policy_split_advantages(rewards, logp_normal, logp_he, mask, **knobs)
+        metrics["policy_split/adv/entropy_term_clip_fraction"] = float(
+            algo.policy_split_clip_fraction(rewards, logp_normal, logp_he, mask, **knobs)
+        )
+    else:  # grpo-sharing: both copies get the plain GRPO advantage
+        adv_normal = adv_he = _broadcast(algo.grpo_advantages(rewards), mask)
+
+    trained = torch.zeros(2, group_size, dtype=torch.bool)  # [prompt mode, response]
+    trained[layout.prompt_mode, layout.response] = True
+    keep_normal = mask * trained[NORMAL].view(1, -1, 1)
+    keep_he = mask * trained[HIGH_ENTROPY].view(1, -1, 1)
+    both_rows = torch.stack([normal_rows, he_rows], dim=-1)
+    return _scatter(
+        batch, both_rows, torch.stack([adv_normal, adv_he], dim=2),
+        torch.stack([keep_normal, keep_he], dim=2), metrics,
+    )
+
+
+def dual_mode_metrics(rewards, logp_normal, logp_he, ent_normal, ent_he, mask, gen_mode) -> dict[str, float]:
+    """The local trainer's per-mode metrics (docs/formats.md), under ``policy_split/``.
+
+    Per generating mode: reward, accuracy, entropy (bits, under its own prompt), response
+    length. Inter-mode KL per token, in bits, estimated from the sampled tokens (the old-policy
+    log-probs are all verl stores): forward D_KL(pi_HE || pi) = mean of log pi_HE - log pi over
+    the HE-mode responses, reverse D_KL(pi || pi_HE) = mean of log pi - log pi_HE over the
+    normal-mode responses.
+    """
+    metrics: dict[str, float] = {}
+    for name, mode, own_entropy in (("normal", NORMAL, ent_normal), ("he", HIGH_ENTROPY, ent_he)):
+        pick = gen_mode == mode
+        m = mask[:, pick]
+        metrics[f"policy_split/{name}/reward"] = float(rewards[:, pick].mean())
+        metrics[f"policy_split/{name}/accuracy"] = float((rewards[:, pick] > 0.5).float().mean())
+        metrics[f"policy_split/{name}/entropy_bits"] = to_bits(_token_mean(own_entropy[:, pick], m))
+        metrics[f"policy_split/{name}/response_length"] = float(m.sum(-1).mean())
+    normal, he = gen_mode == NORMAL, gen_mode == HIGH_ENTROPY
+    forward = _token_mean(logp_he[:, he] - logp_normal[:, he], mask[:, he])
+    reverse = _token_mean(logp_normal[:, normal] - logp_he[:, normal], mask[:, normal])
+    metrics["policy_split/kl/forward_bits"] = to_bits(forward)
+    metrics["policy_split/kl/reverse_bits"] = to_bits(reverse)
+    return metrics
+
+
+def _scatter(batch: RowBatch, rows: torch.Tensor, adv: torch.Tensor, keep: torch.Tensor, metrics) -> StepResult:
+    """Write grouped values back to their rows; tokens outside ``keep`` and unlisted rows (padding) get 0."""
+    advantages = torch.zeros(batch.response_mask.shape, dtype=torch.float32)
+    loss_mask = torch.zeros_like(batch.response_mask)
+    flat = rows.reshape(-1)
+    advantages[flat] = (adv * keep).reshape(flat.numel(), -1).to(torch.float32)
+    loss_mask[flat] = keep.reshape(flat.numel(), -1).to(loss_mask.dtype)
+    return StepResult(advantages=advantages, loss_mask=loss_mask, metrics=metrics)
+
+
+def advantage_step(batch: RowBatch, group_size: int, settings: PolicySplitSettings) -> StepResult:
+    """Dispatch on ``settings.algorithm``: dual-mode (2G rows per question) or single-mode (G rows)."""
+    step = dual_mode_step if settings.dual else single_mode_step
+    return step(batch, group_size, settings)

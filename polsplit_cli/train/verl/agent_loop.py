@@ -1,0 +1,58 @@
+"""The dual-mode agent loop: half the sessions of a question generate in normal mode, half in HE mode.
+
+Each session returns the SAME response twice: index 0 under the other mode's prompt and
+index 1 under the prompt that generated it. verl's TransferQueue post-processing then
+stores them as ``{uid}_{session}_0`` / ``_1``, builds ids, masks and positions for both,
+and computes the reward once (on the last output) for both copies. Both prompts are
+rendered from chat messages by the loop's own chat-template helper
+(``ct_build_initial_tokens``); nothing is decoded and re-encoded.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from verl.experimental.agent_loop.agent_loop import AgentLoopOutput, register
+from verl.experimental.agent_loop.single_turn_agent_loop import SingleTurnAgentLoop
+
+from polsplit_cli.modes import get_mode
+
+AGENT_NAME = "policy_split_agent"
+
+
+def he_messages(normal_messages: list[dict], system_text: str) -> list[dict]:
+    """The HE-mode chat: the normal-mode messages with the HE text as a leading system turn."""
+    if any(message["role"] == "system" for message in normal_messages):
+        raise ValueError("normal-mode prompts must not contain a system turn (the HE mode adds one)")
+    return [{"role": "system", "content": system_text}, *normal_messages]
+
+
+@register(AGENT_NAME)
+class PolicySplitAgentLoop(SingleTurnAgentLoop):
+    """Generate with the session's mode, return the response under both prompts (other first)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        section = self.config.get("policy_split") or {}
+        self.he_system = get_mode(section.get("he_mode", "high-entropy")).system
+        self.group_size = self.rollout_config.n
+
+    def generates_in_he_mode(self, session_id: int) -> bool:
+        """Sessions 0..G/2-1 are normal mode, G/2..G-1 HE mode (validation with n <= G/2 is all normal)."""
+        return session_id >= self.group_size // 2
+
+    async def run(self, sampling_params: dict[str, Any], **kwargs) -> list[AgentLoopOutput]:
+        normal = list(kwargs["raw_prompt"])
+        he = he_messages(normal, self.he_system)
+        generating, other = (he, normal) if self.generates_in_he_mode(int(kwargs["session_id"])) else (normal, he)
+
+        on_policy: AgentLoopOutput = await super().run(sampling_params, **{**kwargs, "raw_prompt": generating})
+        other_prompt_ids = await self.ct_build_initial_tokens(other)
+        off_policy = on_policy.model_copy(update={"prompt_ids": other_prompt_ids}, deep=True)
+        longest = max(len(other_prompt_ids), len(on_policy.prompt_ids))
+        if longest >= self.rollout_config.prompt_length:  # verl left-truncates silently at this length
+            raise ValueError(
+                f"a {longest}-token prompt reaches rollout.prompt_length={self.rollout_config.prompt_length}: "
+                "raise data.max_prompt_length to leave room for the HE system turn"
+            )
+        return [off_policy, on_policy]
