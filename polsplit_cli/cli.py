@@ -1,8 +1,4 @@
-"""The ``polsplit`` command: thin typer wiring; the work lives in the library modules.
-
-Each job registers its own typer app below. Command modules import heavy libraries
-(torch, transformers, verl, vllm) inside their functions so ``polsplit --help`` is fast.
-"""
+"""The ``polsplit`` command: thin typer wiring; the work lives in the library modules."""
 
 from __future__ import annotations
 
@@ -12,7 +8,12 @@ import typer
 from rich.console import Console
 
 from polsplit_cli import __version__
+from polsplit_cli.analyze.cli import app as analyze_app
 from polsplit_cli.errors import UserError
+from polsplit_cli.eval.command import eval_command
+from polsplit_cli.judge.command import judge as judge_command
+from polsplit_cli.train.command import train_command
+from polsplit_cli.train.verl.prepare import prepare_command
 
 app = typer.Typer(
     name="polsplit",
@@ -60,22 +61,13 @@ def _root(version: bool = typer.Option(False, "--version", help="Print the versi
         raise typer.Exit()
 
 
-# --- job registrations (one line each; modules import heavy libraries lazily) ---
-from polsplit_cli.judge.command import judge as _judge_command  # noqa: E402
-
-app.command("judge", no_args_is_help=True)(_judge_command)
-from polsplit_cli.analyze.cli import app as _analyze_app  # noqa: E402
-
-app.add_typer(_analyze_app, name="analyze")
-from polsplit_cli.eval.command import eval_command as _eval_command  # noqa: E402
-
-app.command("eval", no_args_is_help=True)(_eval_command)
-from polsplit_cli.train.verl.prepare import prepare_command as _prepare_command  # noqa: E402
-
-app.command("prepare")(_prepare_command)
-from polsplit_cli.train.command import train_command as _train_command  # noqa: E402
-
-app.command("train")(_train_command)
+# The jobs. Their modules import only typer at the top; torch, transformers, verl, vllm, openai and
+# matplotlib load inside the commands, so `polsplit --help` stays fast.
+app.command("train")(train_command)
+app.command("prepare")(prepare_command)
+app.command("eval", no_args_is_help=True)(eval_command)
+app.command("judge", no_args_is_help=True)(judge_command)
+app.add_typer(analyze_app, name="analyze")
 
 
 def main() -> None:

@@ -1,0 +1,214 @@
+"""``polsplit train``: the local trainer with a live display, or a hand-off to verl (``--backend verl``)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console, Group
+from rich.live import Live
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from polsplit_cli.errors import UserError
+
+RUNS_DIR = Path("runs")
+INTERRUPTED_EXIT = 130
+# local-trainer flags that have a verl counterpart in the ``policy_split:`` section
+VERL_KNOBS = ("eta", "kappa", "alpha", "eta_normal", "clip_placement", "estimator", "sharing")
+LIVE_ROWS = (("reward", "{:.2f}"), ("accuracy", "{:.2f}"), ("entropy_bits", "{:.3f}"), ("response_length", "{:.1f}"))
+SUMMARY_ROWS = (("greedy accuracy, normal", "eval/normal/accuracy"), ("greedy accuracy, HE", "eval/he/accuracy"),
+                ("entropy (bits), normal", "eval/normal/entropy_bits"), ("entropy (bits), HE", "eval/he/entropy_bits"),
+                ("KL(HE || normal) (bits/token)", "eval/kl/forward_bits"))
+
+
+def train_command(
+    algo: str = typer.Option(None, "--algo", help="policy-split (default), grpo, grpo-sharing, forking-tokens, "
+                             "clip-cov, entropy-driven-advantage, entropy-regularization, entropy-advantage."),
+    config: Path = typer.Option(None, "--config", help="Run config YAML (default: the built-in demo, "
+                                "configs/train/demo.yaml). Knobs: docs/train.md."),
+    model: str = typer.Option(None, "--model", help="Local Hugging Face model folder, or 'tiny' (built in)."),
+    data: str = typer.Option(None, "--data", help="JSONL of {question, answer} (default: built-in arithmetic)."),
+    steps: int = typer.Option(None, "--steps", help="Optimizer steps (one batch of Q questions each)."),
+    group_size: int = typer.Option(None, "--group-size", "-G", help="Responses per question (even for dual-mode)."),
+    questions_per_step: int = typer.Option(None, "--questions-per-step", "-Q", help="Questions per step."),
+    lr: float = typer.Option(None, "--lr", help="AdamW learning rate."),
+    eta: float = typer.Option(None, "--eta", help="Policy Split: weight of the dual-mode entropy term."),
+    kappa: float = typer.Option(None, "--kappa", help="Policy Split: the term is clipped to ±|A|/kappa."),
+    alpha: float = typer.Option(None, "--alpha", help="Policy Split: entropy (1) vs inter-mode KL (0) mix."),
+    eta_normal: float = typer.Option(None, "--eta-normal", help="Policy Split: the same term on normal copies."),
+    clip_placement: str = typer.Option(None, "--clip-placement", help="inside (released trainer) | outside (Eq. 3)."),
+    estimator: str = typer.Option(None, "--estimator", help="logprob (surprisal) | entropy (full distribution)."),
+    sharing: bool = typer.Option(None, "--sharing/--no-sharing", help="Train every response under both prompts."),
+    temperature: float = typer.Option(None, "--temperature", help="Rollout sampling temperature."),
+    max_new_tokens: int = typer.Option(None, "--max-new-tokens", help="Longest response (tokens)."),
+    seed: int = typer.Option(None, "--seed", help="Seed of data order, sampling and initialisation."),
+    out: Path = typer.Option(None, "--out", help="Run folder (default: runs/train-<timestamp>)."),
+    resume: Path = typer.Option(None, "--resume", help="Continue the run in this folder from its last checkpoint."),
+    device: str = typer.Option(None, "--device", help="auto (default: cuda when present) | cpu | cuda."),
+    quiet: bool = typer.Option(False, "--quiet", help="No live display; only the final lines."),
+    backend: str = typer.Option("local", "--backend", help="local (this process) | verl (distributed)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the resolved config and exit."),
+    overrides: list[str] = typer.Argument(None, help="More knobs as key=value (e.g. eval_every=5); "
+                                          "with --backend verl, Hydra overrides."),
+) -> None:
+    """Train with Policy Split or a baseline: G/2 normal + G/2 high-entropy rollouts per question, PPO updates.
+
+    With no arguments: the built-in demo (tiny model, arithmetic, CPU, a few minutes), which shows the high-entropy mode splitting off from the normal mode.
+    """
+    overrides = list(overrides or [])
+    flags = dict(algo=algo, model=model, data=data, steps=steps, group_size=group_size,
+                 questions_per_step=questions_per_step, lr=lr, eta=eta, kappa=kappa, alpha=alpha,
+                 eta_normal=eta_normal, clip_placement=clip_placement, estimator=estimator, sharing=sharing,
+                 temperature=temperature, max_new_tokens=max_new_tokens, seed=seed, device=device)
+    given = {key: value for key, value in flags.items() if value is not None}
+    if backend == "verl":
+        raise typer.Exit(_launch_verl(given, config, overrides, dry_run, out, resume))
+    if backend != "local":
+        raise UserError(f"--backend must be local or verl, got '{backend}'")
+
+    from polsplit_cli.train.config import parse_overrides, resolve_config, resume_config
+
+    given = {**parse_overrides(overrides), **given}
+    if resume is not None:
+        run_dir = resume
+        from polsplit_cli.analyze.io import read_manifest
+
+        settings = resume_config(read_manifest(run_dir, "train")["config"], given)
+    else:
+        settings = resolve_config(config, given)
+        run_dir = out or RUNS_DIR / time.strftime("train-%Y%m%d-%H%M%S")
+        if (run_dir / "metrics.jsonl").exists():
+            raise UserError(f"{run_dir} already holds a training run: continue it with --resume {run_dir}, "
+                            "or choose another --out")
+    if dry_run:
+        import yaml
+
+        print(yaml.safe_dump(settings.to_dict(), sort_keys=False), end="")
+        return
+    raise typer.Exit(_run_local(settings, run_dir, resume is not None, quiet))
+
+
+def _launch_verl(given: dict[str, Any], config: Path | None, overrides: list[str], dry_run: bool,
+                 out: Path | None, resume: Path | None) -> int:
+    """Hand off to the verl launcher; Policy Split flags become ``policy_split.*`` overrides."""
+    local_only = sorted(set(given) - {"algo", *VERL_KNOBS}) + [n for n, v in (("out", out), ("resume", resume)) if v]
+    if local_only:
+        raise UserError(f"--{local_only[0].replace('_', '-')} is a local-trainer flag: with --backend verl pass "
+                        "verl overrides instead (e.g. actor_rollout_ref.model.path=..., trainer.total_epochs=1)")
+    try:
+        from polsplit_cli.train.verl.launch import launch
+    except ImportError as error:
+        raise UserError("the verl backend is not installed: pip install 'polsplit[verl]'") from error
+    knobs = [f"policy_split.{key}={str(value).lower() if isinstance(value, bool) else value}"
+             for key, value in given.items() if key in VERL_KNOBS]
+    return launch(given.get("algo", "policy-split"), config=config, overrides=[*knobs, *overrides], dry_run=dry_run)
+
+
+def _fmt(value: float | None, pattern: str = "{:.3f}") -> str:
+    return "-" if value is None else pattern.format(value)
+
+
+class LiveView:
+    """Progress bar plus a table of the latest per-mode figures, KL, loss and step time."""
+
+    def __init__(self, total: int, done: int, console: Console) -> None:
+        self.console = console
+        self.progress = Progress(TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                                 TextColumn("eta"), TimeRemainingColumn(), console=console)
+        self.task = self.progress.add_task("steps", total=total, completed=done)
+        self.latest: dict[str, Any] = {}
+        self.live = Live(self._render(), console=console, refresh_per_second=4, transient=False)
+
+    def _render(self) -> Group:
+        latest = self.latest
+        table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+        table.add_column("step " + str(latest.get("step", "-")))
+        table.add_column("normal", justify="right")
+        table.add_column("HE", justify="right")
+        for name, pattern in LIVE_ROWS:
+            table.add_row(name, _fmt(latest.get(f"normal/{name}"), pattern), _fmt(latest.get(f"he/{name}"), pattern))
+        for label, key in (("held-out accuracy", "accuracy"), ("held-out entropy_bits", "entropy_bits")):
+            table.add_row(label, _fmt(latest.get(f"eval/normal/{key}")), _fmt(latest.get(f"eval/he/{key}")))
+        table.add_row("KL fwd / rev (bits)", _fmt(latest.get("kl/forward_bits"), "{:.4f}"),
+                      _fmt(latest.get("kl/reverse_bits"), "{:.4f}"))
+        table.add_row("held-out KL fwd", _fmt(latest.get("eval/kl/forward_bits"), "{:.4f}"), "")
+        table.add_row("loss / grad norm", _fmt(latest.get("loss"), "{:.4f}"), _fmt(latest.get("grad_norm"), "{:.3f}"))
+        table.add_row("step time (s)", _fmt(latest.get("step_time_s"), "{:.2f}"), "")
+        return Group(self.progress, table)
+
+    def __call__(self, kind: str, payload: dict[str, Any]) -> None:
+        if kind == "step":
+            self.progress.update(self.task, completed=payload["step"])
+        if kind in ("step", "eval"):
+            self.latest.update({k: v for k, v in payload.items() if v is not None})
+            self.latest["step"] = payload["step"]
+            self.live.update(self._render())
+        elif kind == "message":
+            self.console.print(payload["text"])
+
+
+def _run_local(settings, run_dir: Path, resumed: bool, quiet: bool) -> int:
+    from transformers.utils import logging as hf_logging
+
+    from polsplit_cli.train.loop import Trainer, write_manifest, write_summary
+
+    hf_logging.disable_progress_bar()  # the live display owns the terminal
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
+    if not quiet:
+        console.print(f"polsplit train: {settings.algo} on {settings.model}, {settings.steps} steps, "
+                      f"Q={settings.questions_per_step} G={settings.group_size} -> {run_dir}")
+    view = None if quiet else LiveView(settings.steps, 0, console)
+    on_event = view if view is not None else (lambda kind, payload: None)
+    trainer = Trainer(settings, run_dir, resume=resumed, on_event=on_event)
+    write_manifest(trainer, status="running")
+    started = time.perf_counter()
+    try:
+        if view is not None:
+            view.progress.update(view.task, completed=trainer.step)
+            with view.live:
+                result = trainer.run()
+        else:
+            result = trainer.run()
+    except KeyboardInterrupt:
+        write_manifest(trainer, status="abandoned")
+        console.print(f"stopped at step {trainer.step} without saving; the last complete checkpoint is under "
+                      f"{run_dir / 'checkpoints'} (resume with: polsplit train --resume {run_dir})")
+        return INTERRUPTED_EXIT
+    wall = time.perf_counter() - started
+    console.print()
+    write_manifest(trainer, status="interrupted" if result.interrupted else "finished")
+    summary = write_summary(result, wall_s=wall)
+    _print_summary(summary, console)
+    if result.interrupted:
+        console.print(f"interrupted after step {result.last_step}: checkpoint {result.checkpoint}; "
+                      f"resume with: polsplit train --resume {run_dir}")
+        return INTERRUPTED_EXIT
+    console.print(f"done: {result.last_step} steps in {wall:.0f} s; metrics, checkpoint and manifest in {run_dir}")
+    return 0
+
+
+def _print_summary(summary: dict[str, Any], console: Console) -> None:
+    start, end = summary["start"], summary["end"]
+    if not start and not end:
+        return
+    table = Table(title="held-out evaluation (greedy)", header_style="bold")
+    for column in ("", "start", "end"):
+        table.add_column(column, justify="right" if column else "left")
+    for label, key in SUMMARY_ROWS:
+        table.add_row(label, _fmt(start.get(key), "{:.4f}"), _fmt(end.get(key), "{:.4f}"))
+    console.print(table)
+    ratio = summary.get("kl_growth")
+    if ratio is not None:
+        console.print(f"inter-mode KL grew {ratio:.1f}x; HE minus normal entropy: "
+                      f"{_fmt(summary.get('entropy_gap_start'), '{:+.3f}')} -> "
+                      f"{_fmt(summary.get('entropy_gap_end'), '{:+.3f}')} bits")
