@@ -18,6 +18,7 @@ import yaml
 
 from polsplit_cli.errors import UserError
 from polsplit_cli.resources import config_path
+from polsplit_cli.train.knobs import MethodKnobs
 
 DEMO_CONFIG = "train/demo.yaml"
 LOSS_AGG_MODES = ("token-mean", "seq-mean-token-sum", "seq-mean-token-mean")
@@ -26,13 +27,14 @@ DTYPES = ("float32", "bfloat16", "float16")
 
 
 @dataclass
-class TrainConfig:
+class TrainConfig(MethodKnobs):
+    """The local trainer's settings: the method's knobs (``MethodKnobs``) plus everything below."""
+
     # what to train, on what
     algo: str = "policy-split"
     model: str = "tiny"
     data: str | None = None  # None = the built-in arithmetic task; else a JSONL file
     eval_data: str | None = None  # held-out JSONL; default: arithmetic test split / last records of data
-    he_mode: str = "high-entropy"  # the HE system prompt: a built-in mode name or a text file
     # schedule and batch
     steps: int = 40
     questions_per_step: int = 8  # Q
@@ -51,22 +53,11 @@ class TrainConfig:
     top_p: float = 1.0
     top_k: int = -1  # -1 or 0: off
     max_new_tokens: int = 48
-    # Policy Split (SPEC §3)
-    eta: float = 0.03
-    kappa: float = 2.0
-    alpha: float = 0.5
-    eta_normal: float = 0.0
-    clip_placement: str = "inside"
-    estimator: str = "logprob"
-    sharing: bool = True
-    # baselines (SPEC §6)
+    # baselines verl runs itself (SPEC §6)
     entropy_coeff: float = 0.003
     clip_cov_ratio: float = 0.0002
     clip_cov_lb: float = 1.0
     clip_cov_ub: float = 5.0
-    entropy_adv_alpha: float = 0.4
-    entropy_adv_kappa: float = 2.0
-    forking_ratio: float = 0.2
     # run
     seed: int = 0
     eval_every: int = 10  # 0 = only before and after training

@@ -1,4 +1,4 @@
-"""The top-level ``policy_split:`` config section, read once into a frozen dataclass.
+"""The top-level ``policy_split:`` config section, read once into a dataclass.
 
 It lives outside ``algorithm:`` because verl's ``AlgoConfig`` rejects unknown keys.
 ``algorithm`` names which advantage step the ``polsplit`` trainer runs (SPEC §6);
@@ -13,6 +13,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from polsplit_cli.errors import UserError
+from polsplit_cli.train.knobs import MethodKnobs
 
 # SPEC §6. verl runs the first three itself (stock ``sync`` trainer: GRPO, ``loss_mode=clip_cov``,
 # ``entropy_coeff``); the polsplit trainer computes the advantage step of the others.
@@ -22,20 +23,9 @@ DUAL_MODE = ("grpo-sharing", "policy-split")
 ALGORITHMS = VERL_BUILTIN + SINGLE_MODE + DUAL_MODE
 
 
-@dataclass(frozen=True)
-class PolicySplitSettings:
+@dataclass
+class PolicySplitSettings(MethodKnobs):
     algorithm: str = "policy-split"
-    he_mode: str = "high-entropy"
-    sharing: bool = True
-    eta: float = 0.03
-    kappa: float = 2.0
-    alpha: float = 0.5
-    eta_normal: float = 0.0
-    clip_placement: str = "inside"
-    estimator: str = "logprob"
-    forking_ratio: float = 0.2
-    entropy_adv_alpha: float = 0.4
-    entropy_adv_kappa: float = 2.0
 
     def __post_init__(self) -> None:
         if self.algorithm not in ALGORITHMS:
