@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,38 @@ def write_json(path: Path, data: Any) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     tmp.replace(path)
+
+
+def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, record) for every non-blank line, streamed; a bad line is a UserError naming
+    file and line.
+
+    A last line without its newline that does not parse was cut by a killed writer: it is skipped
+    with a warning (as ``runfiles.JsonlLog`` does on resume), never repaired here (readers only read).
+    """
+    if not path.is_file():
+        raise UserError(f"{path}: file not found")
+    count = 0
+    with path.open(encoding="utf-8") as handle:
+        try:
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError as error:
+                    if not line.endswith("\n"):  # only the last line can lack it: an interrupted write
+                        print(f"warning: {path}:{number}: skipping an incomplete last line", file=sys.stderr)
+                        continue
+                    raise UserError(f"{path}:{number}: malformed JSON ({error.msg})") from error
+                if not isinstance(record, dict):
+                    raise UserError(f"{path}:{number}: expected a JSON object")
+                count += 1
+                yield number, record
+        except UnicodeDecodeError as error:
+            raise UserError(f"{path}: not UTF-8 text") from error
+    if not count:
+        raise UserError(f"{path}: no records")
 
 
 def _repaired_text(path: Path) -> str:

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 from collections import defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from polsplit_cli.errors import UserError
+from polsplit_cli.runfiles import read_jsonl
 
 # Fields a sample record must carry for the tables (docs/formats.md), with their accepted types.
 SAMPLE_FIELDS: dict[str, tuple[type, ...]] = {
@@ -128,38 +127,6 @@ def read_manifest(folder: Path, kind: str) -> dict[str, Any]:
     if manifest.get("kind") != kind:
         raise UserError(f"{folder} is a '{manifest.get('kind')}' run (manifest kind), expected kind '{kind}'")
     return manifest
-
-
-def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, record) for every non-blank line, streamed; a bad line is a UserError naming
-    file and line.
-
-    A last line without its newline that does not parse was cut by a killed writer: it is skipped
-    with a warning (as ``runfiles.JsonlLog`` does on resume), never repaired here (analyze only reads).
-    """
-    if not path.is_file():
-        raise UserError(f"{path}: file not found")
-    count = 0
-    with path.open(encoding="utf-8") as handle:
-        try:
-            for number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as error:
-                    if not line.endswith("\n"):  # only the last line can lack it: an interrupted write
-                        print(f"warning: {path}:{number}: skipping an incomplete last line", file=sys.stderr)
-                        continue
-                    raise UserError(f"{path}:{number}: malformed JSON ({error.msg})") from error
-                if not isinstance(record, dict):
-                    raise UserError(f"{path}:{number}: expected a JSON object")
-                count += 1
-                yield number, record
-        except UnicodeDecodeError as error:
-            raise UserError(f"{path}: not UTF-8 text") from error
-    if not count:
-        raise UserError(f"{path}: no records")
 
 
 def _check_field(path: Path, number: int, record: dict, key: str, types: tuple[type, ...], nullable: bool) -> None:

@@ -7,12 +7,12 @@ appear in training: the arithmetic test split, or the last records of the JSONL 
 
 from __future__ import annotations
 
-import json
 import random
 from dataclasses import dataclass
 from pathlib import Path
 
 from polsplit_cli.errors import UserError
+from polsplit_cli.runfiles import read_jsonl
 
 ARITHMETIC = "arithmetic"
 
@@ -24,21 +24,9 @@ def load_qa_jsonl(path: str | Path) -> list[dict[str, str]]:
     Any bad line is a UserError naming the file and the line.
     """
     path = Path(path)
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as error:
-        raise UserError(f"cannot read {path}: {error}") from error
     records = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        where = f"{path}, line {number}"
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise UserError(f"{where}: not valid JSON ({error.msg})") from error
-        if not isinstance(record, dict):
-            raise UserError(f"{where}: expected a JSON object with 'question' and 'answer'")
+    for number, record in read_jsonl(path):
+        where = f"{path}:{number}"
         question, answer = record.get("question"), record.get("answer")
         if not isinstance(question, str) or not question.strip():
             raise UserError(f"{where}: 'question' must be a non-empty string")
@@ -46,8 +34,6 @@ def load_qa_jsonl(path: str | Path) -> list[dict[str, str]]:
             raise UserError(f"{where}: 'answer' must be a non-empty string or a number")
         records.append({"id": str(record.get("id", f"{path.stem}-{number}")), "question": question,
                         "answer": str(answer)})
-    if not records:
-        raise UserError(f"{path}: no records")
     return records
 
 

@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from polsplit_cli import prompts
-from polsplit_cli.modes import ModeError, Mode, builtin_modes, chat_messages, get_mode
+from polsplit_cli.modes import Mode, ModeError, builtin_modes, chat_messages, get_mode
 
 HE_START = 'You are now in the "High Entropy" mode. Your primary directive is to explore a unique thought process'
 

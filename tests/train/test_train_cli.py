@@ -57,7 +57,7 @@ def test_malformed_jsonl_names_file_and_line(monkeypatch, capsys, tmp_path):
     data = tmp_path / "train.jsonl"
     data.write_text('{"question": "What is 1+1?", "answer": 2}\n{"question": "What is 2+2?", "answer": \n')
     code, _, err = run_main(monkeypatch, capsys, "--data", str(data), *SMALL, "--out", str(tmp_path / "run"))
-    assert_one_line_error(code, err, f"{data}, line 2", "not valid JSON")
+    assert_one_line_error(code, err, f"{data}:2", "malformed JSON")
 
 
 def test_dry_run_prints_the_resolved_config(monkeypatch, capsys, tmp_path):

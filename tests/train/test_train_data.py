@@ -27,7 +27,7 @@ def test_loads_records_numbers_become_strings_blank_lines_skipped(tmp_path):
 
 
 @pytest.mark.parametrize(("line", "message"), [
-    ("{not json", "not valid JSON"),
+    ("{not json", "malformed JSON"),
     ('["a", "b"]', "expected a JSON object"),
     ('{"answer": "1"}', "'question' must be a non-empty string"),
     ('{"question": 3, "answer": "1"}', "'question' must be a non-empty string"),
@@ -39,12 +39,12 @@ def test_bad_line_names_file_and_line(tmp_path, line, message):
     path = _write(tmp_path, ['{"question": "ok", "answer": "1"}', line])
     with pytest.raises(UserError) as error:
         load_qa_jsonl(path)
-    assert f"{path}, line 2" in str(error.value) and message in str(error.value)
+    assert f"{path}:2" in str(error.value) and message in str(error.value)
     assert "\n" not in str(error.value)
 
 
 def test_missing_and_empty_files(tmp_path):
-    with pytest.raises(UserError, match="cannot read"):
+    with pytest.raises(UserError, match="file not found"):
         load_qa_jsonl(tmp_path / "absent.jsonl")
     with pytest.raises(UserError, match="no records"):
         load_qa_jsonl(_write(tmp_path, ["", "  "]))

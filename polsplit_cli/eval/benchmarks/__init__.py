@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from polsplit_cli.analyze.io import read_jsonl
 from polsplit_cli.errors import UserError
 from polsplit_cli.eval.benchmarks import aime24, aime25, arithmetic, creative, gpqa_diamond, math500, mmlu_pro
 from polsplit_cli.eval.benchmarks.base import Problem, load_hub_rows, problem_from_record
+from polsplit_cli.runfiles import read_jsonl
 
 REGISTRY = {module.NAME: module for module in (math500, aime24, aime25, gpqa_diamond, mmlu_pro, arithmetic, creative)}
 PAPER = ("math-500", "aime-24", "aime-25", "gpqa-diamond", "mmlu-pro")
@@ -63,7 +63,7 @@ def load_data_file(path: Path, *, benchmark: str | None, seed: int, limit: int |
     """A JSONL file standing in for ``benchmark``'s source (its own columns or generic records), or,
     without a benchmark, a custom one named after the file whose kind is inferred from its records."""
     path = Path(path)
-    rows = read_jsonl(path)[:limit]
+    rows = list(read_jsonl(path))[:limit]
     if benchmark is not None:
         module = REGISTRY[benchmark]
         name, kind = benchmark, module.KIND
