@@ -15,6 +15,7 @@ from functools import cache
 from pathlib import Path
 
 from polsplit_cli.errors import UserError
+from polsplit_cli.runfiles import read_jsonl
 
 UNSET = "-"
 
@@ -120,27 +121,18 @@ def load_stories(path: Path) -> list[Story]:
     stories: list[Story] = []
     next_sample: dict[tuple[str, str, str], int] = {}
     seen: dict[tuple, int] = {}
-    try:
-        handle = source.open(encoding="utf-8")
-    except OSError as exc:
-        raise UserError(f"{source}: cannot read ({exc.strerror})") from None
-    number = 0
-    with handle:
-        try:
-            for number, line in enumerate(handle, start=1):
-                story = _read_line(line, f"{source}:{number}", number, next_sample, creative)
-                if story is None:
-                    continue
-                key = (story.model, story.mode, story.prompt_id, story.sample)
-                if key in seen:
-                    raise UserError(
-                        f"{source}:{number}: duplicate story (model={story.model}, mode={story.mode}, "
-                        f"prompt_id={story.prompt_id}, sample={story.sample}) first seen on line {seen[key]}"
-                    )
-                seen[key] = number
-                stories.append(story)
-        except UnicodeDecodeError:
-            raise UserError(f"{source}: not UTF-8 text (near line {number + 1})") from None
+    for number, record in read_jsonl(source):
+        story = _read_record(record, source, number, next_sample, creative)
+        if story is None:
+            continue
+        key = (story.model, story.mode, story.prompt_id, story.sample)
+        if key in seen:
+            raise UserError(
+                f"{source}:{number}: duplicate story (model={story.model}, mode={story.mode}, "
+                f"prompt_id={story.prompt_id}, sample={story.sample}) first seen on line {seen[key]}"
+            )
+        seen[key] = number
+        stories.append(story)
     if not stories:
         raise UserError(f"{source}: no stories (expected {{'prompt', 'story'}} records or creative eval samples)")
     return stories
@@ -157,16 +149,9 @@ def _creative_benchmarks(samples: Path) -> set[str]:
     return names
 
 
-def _read_line(line: str, where: str, number: int, next_sample: dict, creative: set[str]) -> Story | None:
-    """The story on one line; None for a blank line or a non-creative eval sample."""
-    if not line.strip():
-        return None
-    try:
-        record = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise UserError(f"{where}: not valid JSON ({exc.msg})") from None
-    if not isinstance(record, dict):
-        raise UserError(f"{where}: expected a JSON object, got {type(record).__name__}")
+def _read_record(record: dict, source: Path, number: int, next_sample: dict, creative: set[str]) -> Story | None:
+    """The story in one record (line ``number`` of ``source``); None for a non-creative eval sample."""
+    where = f"{source}:{number}"
     if "benchmark" in record:  # the evaluator's samples.jsonl
         if _field(record, "benchmark", str, where) not in creative:
             return None

@@ -56,13 +56,13 @@ def test_judge_reads_eval_samples_and_run_folders(tmp_path):
 @pytest.mark.parametrize(
     ("line", "message"),
     [
-        ('{"prompt": "p", "story": ', "line 2|:2: not valid JSON"),
+        ('{"prompt": "p", "story": ', ":2: malformed JSON"),
         ('{"prompt": "p"}', ":2: missing field 'story'"),
         ('{"story": "s"}', ":2: missing field 'prompt'"),
         ('{"prompt": "p", "story": 5}', ":2: field 'story' must be str, got int"),
         ('{"prompt": "p", "story": "s", "sample": "3"}', ":2: field 'sample' must be int, got str"),
         ('{"prompt": "p", "story": "s", "sample": true}', ":2: field 'sample' must be int, got bool"),
-        ('["prompt", "story"]', ":2: expected a JSON object, got list"),
+        ('["prompt", "story"]', ":2: expected a JSON object"),
         ('{"benchmark": "creative", "question": "q", "model": "m", "mode": "he", "sample": 0, "problem_id": 1}',
          ":2: missing field 'response'"),
         ('{"prompt": "p", "story": "other text", "sample": 0}', ":2: duplicate story"),
@@ -81,7 +81,7 @@ def test_judge_bad_lines_name_file_line_and_field(tmp_path, line, message):
 def test_judge_missing_and_empty_inputs(tmp_path):
     with pytest.raises(UserError, match="no such file"):
         load_stories(tmp_path / "nope.jsonl")
-    with pytest.raises(UserError, match="no stories"):
+    with pytest.raises(UserError, match="no records"):
         load_stories(write_jsonl(tmp_path / "empty.jsonl", []))
     with pytest.raises(UserError, match="no samples.jsonl"):
         load_stories(tmp_path)
