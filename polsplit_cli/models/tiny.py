@@ -2,7 +2,9 @@
 
 Everything is built offline from code in this file, then warmed up by supervised
 fine-tuning on the arithmetic train split so that reinforcement learning has something
-to work with (roughly half the test problems right under greedy decoding).
+to work with (roughly half the test problems right under greedy decoding): first on one
+way of thinking "a+b=c", then on several equivalent ones (``THOUGHT_STYLES``), so that the
+model's reasoning varies without changing its correctness.
 
 Regenerate the shipped checkpoint (same seed -> same weights on the same machine):
 
@@ -30,6 +32,7 @@ from polsplit_cli.prompts import math_task
 
 PAD, IM_START, IM_END, THINK, END_THINK = "<|endoftext|>", "<|im_start|>", "<|im_end|>", "<think>", "</think>"
 RECIPE_FILE = "polsplit_tiny.json"
+STYLE_STEPS = 200
 
 # ChatML as in Qwen3, without tool calls. `enable_thinking` is accepted and ignored:
 # the tiny model always thinks.
@@ -114,16 +117,37 @@ def sft_system_prompts() -> list[str]:
     return [modes[name].system for name in BUILTIN_SYSTEM_PROMPTS]
 
 
-def target_text(question: str, answer: str) -> str:
-    """The warm-up's assistant turn for "What is a+b?": a one-line thought, then the boxed sum."""
-    expression = question.removeprefix("What is ").removesuffix("?")
-    return f"{THINK}{expression}={answer}{END_THINK} \\boxed{{{answer}}}"
+def _column_sum(a: int, b: int) -> str:
+    """Tens, then units, then the two partial sums: 34+57 -> "30+50=80, 4+7=11, 80+11=91"."""
+    tens, units = (a // 10 + b // 10) * 10, a % 10 + b % 10
+    return f"{a // 10 * 10}+{b // 10 * 10}={tens}, {a % 10}+{b % 10}={units}, {tens}+{units}={tens + units}"
 
 
-def sft_example(tokenizer, problem: dict[str, str], system: str | None) -> tuple[list[int], int]:
+# Equivalent, always-correct ways to think "a+b=c". The warm-up draws one uniformly per example,
+# with and without a system prompt alike, so the model's reasoning varies without changing its
+# correctness: room for entropy that costs no reward, which GRPO collapses and the HE mode can keep.
+THOUGHT_STYLES = {
+    "sum": lambda a, b: f"{a}+{b}={a + b}",
+    "swapped": lambda a, b: f"{b}+{a}={a + b}",
+    "words": lambda a, b: f"{a} plus {b} is {a + b}",
+    "result-first": lambda a, b: f"{a + b}={a}+{b}",
+    "columns": _column_sum,
+}
+
+
+def target_text(question: str, answer: str, style: str = "sum") -> str:
+    """The warm-up's assistant turn for "What is a+b?": a one-line thought in ``style``, then the boxed sum."""
+    a, b = (int(x) for x in question.removeprefix("What is ").removesuffix("?").split("+"))
+    assert str(a + b) == answer, (question, answer)
+    return f"{THINK}{THOUGHT_STYLES[style](a, b)}{END_THINK} \\boxed{{{answer}}}"
+
+
+def sft_example(
+    tokenizer, problem: dict[str, str], system: str | None, style: str = "sum"
+) -> tuple[list[int], int]:
     """(ids of prompt + assistant turn + eos, number of prompt ids): loss goes on the rest."""
     prompt = render_prompt_ids(tokenizer, Mode("warm-up", system).messages(math_task(problem["question"])))
-    reply = tokenizer.encode(target_text(problem["question"], problem["answer"]), add_special_tokens=False)
+    reply = tokenizer.encode(target_text(problem["question"], problem["answer"], style), add_special_tokens=False)
     return prompt + reply + [tokenizer.eos_token_id], len(prompt)
 
 
@@ -160,12 +184,22 @@ def _shared_prefix_loss(model, examples: list[tuple[list[int], int]], pad_id: in
 
 
 def warmup(
-    model, tokenizer, *, steps: int, lr: float, batch_size: int, seed: int, log_every: int = 0
+    model,
+    tokenizer,
+    *,
+    steps: int,
+    lr: float,
+    batch_size: int,
+    seed: int,
+    styles: tuple[str, ...] = ("sum",),
+    log_every: int = 0,
 ) -> None:
     """SFT on the arithmetic train split; half of every batch carries a built-in system prompt.
 
     Each step draws one system text for its whole system half, so that half shares a
-    ~500-token prefix computed once (see ``_shared_prefix_loss``).
+    ~500-token prefix computed once (see ``_shared_prefix_loss``). With several ``styles``
+    (names in ``THOUGHT_STYLES``), every example's thought style is drawn uniformly,
+    independently of its system prompt.
     """
     rng = random.Random(seed)
     torch.manual_seed(seed)
@@ -177,9 +211,12 @@ def warmup(
     half = batch_size // 2
     for step in range(steps):
         problems = rng.sample(train, batch_size)
-        plain = [sft_example(tokenizer, p, None) for p in problems[:half]]
+        drawn = [rng.choice(styles) for _ in problems] if len(styles) > 1 else [styles[0]] * len(problems)
+        plain = [sft_example(tokenizer, p, None, s) for p, s in zip(problems[:half], drawn[:half], strict=True)]
         system = rng.choice(systems)
-        with_system = [sft_example(tokenizer, p, system) for p in problems[half:]]
+        with_system = [
+            sft_example(tokenizer, p, system, s) for p, s in zip(problems[half:], drawn[half:], strict=True)
+        ]
         n_targets = sum(len(ids) - n for ids, n in plain + with_system)
         loss = sum(
             _shared_prefix_loss(model, part, tokenizer.pad_token_id) for part in (plain, with_system) if part
@@ -217,7 +254,7 @@ def greedy_accuracy(
     *,
     mode: str = NORMAL,
     batch_size: int = 64,
-    max_new_tokens: int = 32,
+    max_new_tokens: int = 48,
 ) -> float:
     """Share of problems whose greedy response boxes the right sum (batched, left-padded)."""
     correct = 0
@@ -232,15 +269,38 @@ def greedy_accuracy(
 
 
 def make_checkpoint(
-    out: Path, *, seed: int, steps: int, lr: float, batch_size: int, threads: int, eval_size: int
+    out: Path,
+    *,
+    seed: int,
+    steps: int,
+    style_steps: int,
+    lr: float,
+    style_lr: float,
+    batch_size: int,
+    threads: int,
+    eval_size: int,
 ) -> dict:
-    """Build, warm up, evaluate and save the tiny model; returns the recipe record it writes."""
+    """Build, warm up, evaluate and save the tiny model; returns the recipe record it writes.
+
+    Two stages: ``steps`` on the plain "a+b=c" thought (where the tiny model learns to add),
+    then ``style_steps`` on all of ``THOUGHT_STYLES`` (where it learns to vary its reasoning).
+    """
     torch.set_num_threads(threads)
     torch.use_deterministic_algorithms(True)
     tokenizer = build_tokenizer()
     model = build_model(tokenizer, seed)
     started = time.perf_counter()
     warmup(model, tokenizer, steps=steps, lr=lr, batch_size=batch_size, seed=seed, log_every=25)
+    warmup(
+        model,
+        tokenizer,
+        steps=style_steps,
+        lr=style_lr,
+        batch_size=batch_size,
+        seed=seed + 1,
+        styles=tuple(THOUGHT_STYLES),
+        log_every=25,
+    )
     train_seconds = time.perf_counter() - started
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
@@ -251,6 +311,9 @@ def make_checkpoint(
         "seed": seed,
         "steps": steps,
         "lr": lr,
+        "style_steps": style_steps,
+        "style_lr": style_lr,
+        "styles": list(THOUGHT_STYLES),
         "batch_size": batch_size,
         "threads": threads,
         "parameters": sum(p.numel() for p in model.parameters()),
@@ -271,6 +334,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=TINY_CHECKPOINT)
     parser.add_argument("--steps", type=int, default=460)
     parser.add_argument("--lr", type=float, default=3e-3)
+    parser.add_argument("--style-steps", type=int, default=STYLE_STEPS, help="second stage: all thought styles")
+    parser.add_argument("--style-lr", type=float, default=1e-3)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument(
         "--threads", type=int, default=1, help="CPU threads; fixed so reruns match bit for bit"
@@ -286,7 +351,9 @@ def main() -> None:
         args.out,
         seed=args.seed,
         steps=args.steps,
+        style_steps=args.style_steps,
         lr=args.lr,
+        style_lr=args.style_lr,
         batch_size=args.batch_size,
         threads=args.threads,
         eval_size=args.eval_size,
