@@ -68,7 +68,7 @@ def test_bad_input_is_a_one_line_error(tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"question": "q", "answer": "1"}\n{"question": 3}\n')
     result = CliRunner().invoke(app, ["prepare", "--data-file", str(bad), "--out", str(tmp_path / "o")])
-    assert result.exit_code != 0 and "line 2" in str(result.exception)
+    assert result.exit_code != 0 and ":2: " in str(result.exception)
 
 
 def test_deepmath_offline_is_one_line_suggesting_data_file(tmp_path):
