@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import re
 import time
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from tokenizers.pre_tokenizers import ByteLevel
 from transformers import PreTrainedTokenizerFast, Qwen3Config, Qwen3ForCausalLM
 
 from polsplit_cli.data.arithmetic import ARITHMETIC_TEST_SIZE, ARITHMETIC_TRAIN_SIZE, arithmetic_problems
+from polsplit_cli.eval.grading import extract_answer
 from polsplit_cli.models import TINY_CHECKPOINT, load_model, render_prompt_ids
 from polsplit_cli.modes import BUILTIN_SYSTEM_PROMPTS, NORMAL, Mode, builtin_modes, chat_messages
 from polsplit_cli.prompts import math_task
@@ -232,18 +232,6 @@ def warmup(
     model.eval()
 
 
-_BOXED = re.compile(r"\\boxed\{([^{}]*)\}")
-
-
-def boxed_answer(response: str) -> str | None:
-    """The last ``\\boxed{...}`` after ``</think>`` (None when either is missing).
-
-    Enough for the tiny model's integer answers; the project's grader handles real math.
-    """
-    if END_THINK not in response:
-        return None
-    found = _BOXED.findall(response.rsplit(END_THINK, 1)[1])
-    return found[-1].strip() if found else None
 
 
 @torch.no_grad()
@@ -264,7 +252,7 @@ def greedy_accuracy(
         batch = tokenizer.pad({"input_ids": prompts}, padding_side="left", return_tensors="pt")
         output = model.generate(**batch, do_sample=False, max_new_tokens=max_new_tokens)
         texts = tokenizer.batch_decode(output[:, batch["input_ids"].shape[1] :], skip_special_tokens=True)
-        correct += sum(boxed_answer(text) == p["answer"] for text, p in zip(texts, chunk, strict=True))
+        correct += sum(extract_answer(text)[0] == p["answer"] for text, p in zip(texts, chunk, strict=True))
     return correct / len(problems)
 
 

@@ -7,7 +7,7 @@ import pytest
 from polsplit_cli.data.arithmetic import arithmetic_problems
 from polsplit_cli.errors import UserError
 from polsplit_cli.models import TINY_CHECKPOINT, load_model
-from polsplit_cli.models.tiny import boxed_answer, greedy_accuracy
+from polsplit_cli.models.tiny import greedy_accuracy
 
 
 def test_load_tiny_is_fast_and_eval_mode():
@@ -41,13 +41,6 @@ def test_folder_without_model_is_user_error(tmp_path):
     (tmp_path / "config.json").write_text('{"model_type": "qwen3"}')
     with pytest.raises(UserError, match="cannot load"):
         load_model(str(tmp_path))
-
-
-def test_boxed_answer_reads_after_think():
-    assert boxed_answer("<think>1+2=3</think> \\boxed{3}") == "3"
-    assert boxed_answer("<think>\\boxed{4}</think> \\boxed{3} \\boxed{5}") == "5"
-    assert boxed_answer("\\boxed{3}") is None
-    assert boxed_answer("<think>1+2=3</think> 3") is None
 
 
 def test_shipped_model_greedy_accuracy_in_band():
