@@ -4,7 +4,9 @@ Everything is built offline from code in this file, then warmed up by supervised
 fine-tuning on the arithmetic train split so that reinforcement learning has something
 to work with (roughly half the test problems right under greedy decoding): first on one
 way of thinking "a+b=c", then on several equivalent ones (``THOUGHT_STYLES``), so that the
-model's reasoning varies without changing its correctness.
+model's reasoning varies without changing its correctness. ``--instructed`` builds a variant
+that also learns to follow system turns asking for one style (``STYLE_INSTRUCTIONS``): one
+that reads its system turn, for studying how that changes a mode split (docs/train.md).
 
 Regenerate the shipped checkpoint (same seed -> same weights on the same machine):
 
@@ -135,6 +137,19 @@ THOUGHT_STYLES = {
 }
 
 
+# System turns that ask for one style. With ``--instructed``, part of the style warm-up puts one
+# of these in the system turn and answers in that style, so the model learns that what a system
+# turn says changes how it thinks. The built-in modes' prompts keep all styles equally likely, so
+# it learns to read its system turn without learning that the high-entropy and normal modes differ.
+STYLE_INSTRUCTIONS = {
+    "sum": "When you add two numbers, think by writing the sum as it is asked: a+b=c.",
+    "swapped": "When you add two numbers, think by writing the two numbers in swapped order: b+a=c.",
+    "words": "When you add two numbers, think in words: a plus b is c.",
+    "result-first": "When you add two numbers, think by writing the result first: c=a+b.",
+    "columns": "When you add two numbers, think in columns: the tens, then the units, then both together.",
+}
+
+
 def target_text(question: str, answer: str, style: str = "sum") -> str:
     """The warm-up's assistant turn for "What is a+b?": a one-line thought in ``style``, then the boxed sum."""
     a, b = (int(x) for x in question.removeprefix("What is ").removesuffix("?").split("+"))
@@ -192,14 +207,16 @@ def warmup(
     batch_size: int,
     seed: int,
     styles: tuple[str, ...] = ("sum",),
+    instructed: float = 0.0,
     log_every: int = 0,
 ) -> None:
-    """SFT on the arithmetic train split; half of every batch carries a built-in system prompt.
+    """SFT on the arithmetic train split; half of every batch carries a system prompt.
 
     Each step draws one system text for its whole system half, so that half shares a
     ~500-token prefix computed once (see ``_shared_prefix_loss``). With several ``styles``
     (names in ``THOUGHT_STYLES``), every example's thought style is drawn uniformly,
-    independently of its system prompt.
+    independently of its system prompt, except in the share ``instructed`` of steps whose
+    system half carries one of ``STYLE_INSTRUCTIONS`` and answers in the style it names.
     """
     rng = random.Random(seed)
     torch.manual_seed(seed)
@@ -214,6 +231,9 @@ def warmup(
         drawn = [rng.choice(styles) for _ in problems] if len(styles) > 1 else [styles[0]] * len(problems)
         plain = [sft_example(tokenizer, p, None, s) for p, s in zip(problems[:half], drawn[:half], strict=True)]
         system = rng.choice(systems)
+        if instructed and rng.random() < instructed:
+            style = rng.choice(styles)
+            system, drawn[half:] = STYLE_INSTRUCTIONS[style], [style] * (len(problems) - half)
         with_system = [
             sft_example(tokenizer, p, system, s) for p, s in zip(problems[half:], drawn[half:], strict=True)
         ]
@@ -264,6 +284,7 @@ def make_checkpoint(
     style_steps: int,
     lr: float,
     style_lr: float,
+    instructed: float,
     batch_size: int,
     threads: int,
     eval_size: int,
@@ -271,7 +292,8 @@ def make_checkpoint(
     """Build, warm up, evaluate and save the tiny model; returns the recipe record it writes.
 
     Two stages: ``steps`` on the plain "a+b=c" thought (where the tiny model learns to add),
-    then ``style_steps`` on all of ``THOUGHT_STYLES`` (where it learns to vary its reasoning).
+    then ``style_steps`` on all of ``THOUGHT_STYLES`` (where it learns to vary its reasoning,
+    and, in the share ``instructed`` of steps, to think in the style its system turn asks for).
     """
     torch.set_num_threads(threads)
     torch.use_deterministic_algorithms(True)
@@ -287,6 +309,7 @@ def make_checkpoint(
         batch_size=batch_size,
         seed=seed + 1,
         styles=tuple(THOUGHT_STYLES),
+        instructed=instructed,
         log_every=25,
     )
     train_seconds = time.perf_counter() - started
@@ -302,6 +325,7 @@ def make_checkpoint(
         "style_steps": style_steps,
         "style_lr": style_lr,
         "styles": list(THOUGHT_STYLES),
+        "instructed": instructed,
         "batch_size": batch_size,
         "threads": threads,
         "parameters": sum(p.numel() for p in model.parameters()),
@@ -324,6 +348,9 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--style-steps", type=int, default=STYLE_STEPS, help="second stage: all thought styles")
     parser.add_argument("--style-lr", type=float, default=1e-3)
+    parser.add_argument(
+        "--instructed", type=float, default=0.0, help="share of style steps with a style instruction (variant)"
+    )
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument(
         "--threads", type=int, default=1, help="CPU threads; fixed so reruns match bit for bit"
@@ -342,6 +369,7 @@ def main() -> None:
         style_steps=args.style_steps,
         lr=args.lr,
         style_lr=args.style_lr,
+        instructed=args.instructed,
         batch_size=args.batch_size,
         threads=args.threads,
         eval_size=args.eval_size,

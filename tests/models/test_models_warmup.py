@@ -1,10 +1,12 @@
-"""The tiny model's warm-up: reproducible, it learns from the assistant turn only, its thought styles are all correct."""
+"""The tiny model's warm-up: reproducible, it learns from the assistant turn only, its thought styles are all correct,
+style instructions in the system turn change what it learns."""
 
 import torch
 
 from polsplit_cli.data.arithmetic import arithmetic_problems
 from polsplit_cli.eval.grading import grade
 from polsplit_cli.models.tiny import (
+    STYLE_INSTRUCTIONS,
     THOUGHT_STYLES,
     build_model,
     build_tokenizer,
@@ -14,10 +16,10 @@ from polsplit_cli.models.tiny import (
 )
 
 
-def _warmed(seed: int, styles: tuple[str, ...] = ("sum",)) -> dict[str, torch.Tensor]:
+def _warmed(seed: int, styles: tuple[str, ...] = ("sum",), instructed: float = 0.0) -> dict[str, torch.Tensor]:
     tokenizer = build_tokenizer()
     model = build_model(tokenizer, seed)
-    warmup(model, tokenizer, steps=2, lr=3e-3, batch_size=4, seed=seed, styles=styles)
+    warmup(model, tokenizer, steps=2, lr=3e-3, batch_size=4, seed=seed, styles=styles, instructed=instructed)
     return model.state_dict()
 
 
@@ -32,6 +34,15 @@ def test_style_mix_is_reproducible_and_differs_from_one_style():
     first, second, plain = _warmed(0, all_styles), _warmed(0, all_styles), _warmed(0)
     assert all(torch.equal(first[name], second[name]) for name in first)
     assert not all(torch.equal(first[name], plain[name]) for name in first)
+
+
+def test_style_instructions_are_reproducible_and_change_the_warm_up():
+    all_styles = tuple(THOUGHT_STYLES)
+    assert set(STYLE_INSTRUCTIONS) == set(THOUGHT_STYLES)
+    first, second = _warmed(0, all_styles, instructed=1.0), _warmed(0, all_styles, instructed=1.0)
+    uninstructed = _warmed(0, all_styles)
+    assert all(torch.equal(first[name], second[name]) for name in first)
+    assert not all(torch.equal(first[name], uninstructed[name]) for name in first)
 
 
 def test_every_thought_style_is_correct_and_boxes_the_sum():
