@@ -5,7 +5,12 @@ See docs/algo.md for the mapping to SPEC equations and the decisions taken.
 """
 
 from polsplit_cli.algo._checks import AlgoConfigError
-from polsplit_cli.algo.advantages import grpo_advantages, policy_split_advantages, policy_split_clip_fraction
+from polsplit_cli.algo.advantages import (
+    grpo_advantages,
+    policy_split_advantages,
+    policy_split_advantages_and_clip_fraction,
+    policy_split_clip_fraction,
+)
 from polsplit_cli.algo.baselines import (
     clip_cov_mask,
     entropy_advantage,
@@ -40,6 +45,7 @@ __all__ = [
     "forking_token_mask",
     "grpo_advantages",
     "policy_split_advantages",
+    "policy_split_advantages_and_clip_fraction",
     "policy_split_clip_fraction",
     "ppo_clip_loss",
     "rollout_layout",

@@ -144,6 +144,54 @@ def _clipped_term(
 
 
 @torch.no_grad()
+def policy_split_advantages_and_clip_fraction(
+    rewards: torch.Tensor,
+    logp_normal: torch.Tensor,
+    logp_he: torch.Tensor,
+    mask: torch.Tensor,
+    *,
+    eta: float = 0.03,
+    kappa: float = 2.0,
+    alpha: float = 0.5,
+    eta_normal: float = 0.0,
+    clip_placement: str = "inside",
+    estimator: str = "logprob",
+    entropy_normal: torch.Tensor | None = None,
+    entropy_he: torch.Tensor | None = None,
+    eps: float = 1e-6,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(adv_normal, adv_he, clip_fraction): policy_split_advantages and policy_split_clip_fraction of the
+    same inputs in one pass, so the checks, GRPO advantages and standardized bonus are computed once."""
+    sources = _checked_sources(
+        rewards,
+        logp_normal,
+        logp_he,
+        mask,
+        kappa=kappa,
+        clip_placement=clip_placement,
+        estimator=estimator,
+        entropy_normal=entropy_normal,
+        entropy_he=entropy_he,
+    )
+    adv_normal = torch.empty(mask.shape, dtype=sources.dtype, device=mask.device)
+    adv_he = torch.empty_like(adv_normal)
+    zero = adv_he.new_zeros(())
+    hits = torch.zeros((), dtype=sources.dtype, device=mask.device)
+    for block, keep, base, bound, bonus in _bonus_blocks(
+        sources, rewards, mask, kappa=kappa, alpha=alpha, eps=eps
+    ):
+        normal = base + _clipped_term(bonus, eta_normal, bound, clip_placement) if eta_normal != 0.0 else base
+        torch.where(keep, normal, zero, out=adv_normal[block])
+        torch.where(
+            keep, _clipped_term(bonus, eta, bound, clip_placement).add_(base), zero, out=adv_he[block]
+        )
+        # bonus is not used again in this block, so the "inside" product may overwrite it
+        unclipped = bonus.mul_(eta) if clip_placement == "inside" else bonus
+        hits += ((unclipped.abs() > bound) & keep).sum()
+    return adv_normal, adv_he, hits / (mask != 0).sum().clamp_min(1).to(sources.dtype)
+
+
+@torch.no_grad()
 def policy_split_advantages(
     rewards: torch.Tensor,
     logp_normal: torch.Tensor,
@@ -167,28 +215,21 @@ def policy_split_advantages(
     of term with eta_normal when it is non-zero. estimator="entropy" uses entropy_normal / entropy_he
     (full-distribution entropy per position, nats) in place of -logp.
     """
-    sources = _checked_sources(
+    adv_normal, adv_he, _ = policy_split_advantages_and_clip_fraction(
         rewards,
         logp_normal,
         logp_he,
         mask,
+        eta=eta,
         kappa=kappa,
+        alpha=alpha,
+        eta_normal=eta_normal,
         clip_placement=clip_placement,
         estimator=estimator,
         entropy_normal=entropy_normal,
         entropy_he=entropy_he,
+        eps=eps,
     )
-    adv_normal = torch.empty(mask.shape, dtype=sources.dtype, device=mask.device)
-    adv_he = torch.empty_like(adv_normal)
-    zero = adv_he.new_zeros(())
-    for block, keep, base, bound, bonus in _bonus_blocks(
-        sources, rewards, mask, kappa=kappa, alpha=alpha, eps=eps
-    ):
-        normal = base + _clipped_term(bonus, eta_normal, bound, clip_placement) if eta_normal != 0.0 else base
-        torch.where(keep, normal, zero, out=adv_normal[block])
-        torch.where(
-            keep, _clipped_term(bonus, eta, bound, clip_placement).add_(base), zero, out=adv_he[block]
-        )
     return adv_normal, adv_he
 
 
@@ -215,19 +256,18 @@ def policy_split_clip_fraction(
     tokens of all-equal-reward groups (bound 0) count whenever B != 0. eta_normal is accepted for a
     signature identical to policy_split_advantages and does not enter the HE share.
     """
-    sources = _checked_sources(
+    return policy_split_advantages_and_clip_fraction(
         rewards,
         logp_normal,
         logp_he,
         mask,
+        eta=eta,
         kappa=kappa,
+        alpha=alpha,
+        eta_normal=eta_normal,
         clip_placement=clip_placement,
         estimator=estimator,
         entropy_normal=entropy_normal,
         entropy_he=entropy_he,
-    )
-    hits = torch.zeros((), dtype=sources.dtype, device=mask.device)
-    for _, keep, _, bound, bonus in _bonus_blocks(sources, rewards, mask, kappa=kappa, alpha=alpha, eps=eps):
-        unclipped = bonus.mul_(eta) if clip_placement == "inside" else bonus
-        hits += ((unclipped.abs() > bound) & keep).sum()
-    return hits / (mask != 0).sum().clamp_min(1).to(sources.dtype)
+        eps=eps,
+    )[2]

@@ -14,7 +14,7 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
-from polsplit_cli.algo._checks import check_positive
+from polsplit_cli.algo._checks import check_positive, float_dtype
 
 LN2 = math.log(2.0)
 
@@ -31,7 +31,7 @@ def _fp32(logits: torch.Tensor, temperature: float) -> torch.Tensor:
     sit far from 0 (~1e-5 nats at |z| = 30 in fp32). -inf becomes the most negative finite value, since
     0 * -inf would be NaN in sum(p * z).
     """
-    dtype = torch.float64 if logits.dtype == torch.float64 else torch.float32
+    dtype = float_dtype(logits)
     scaled = logits.to(dtype, copy=True)
     if temperature != 1.0:
         scaled.div_(temperature)
@@ -58,7 +58,7 @@ def token_kl(logits_p: torch.Tensor, logits_q: torch.Tensor) -> torch.Tensor:
     """Forward KL D(p || q) = sum p (log p - log q) at each position: two [..., V] -> [...]."""
     if logits_p.shape != logits_q.shape:
         raise ValueError(f"logits shapes differ: {tuple(logits_p.shape)} vs {tuple(logits_q.shape)}")
-    dtype = torch.float64 if logits_p.dtype == torch.float64 else torch.float32
+    dtype = float_dtype(logits_p)
     log_p = torch.log_softmax(logits_p.to(dtype), dim=-1)
     log_q = torch.log_softmax(logits_q.to(dtype), dim=-1)
     terms = log_p.exp() * (log_p - log_q)  # p = 0 terms are 0 (not NaN); p > 0 where q = 0 gives inf
@@ -110,7 +110,7 @@ def chunked_token_stats(
     if targets is not None and targets.shape != lead:
         raise ValueError(f"targets shape {tuple(targets.shape)} does not match hidden {tuple(hidden.shape)}")
     n = math.prod(lead)
-    out_dtype = torch.float64 if hidden.dtype == torch.float64 else torch.float32
+    out_dtype = float_dtype(hidden)
     entropy = torch.empty(n, dtype=out_dtype, device=hidden.device)
     entropy_tempered = entropy if temperature == 1.0 else torch.empty_like(entropy)
     logp = None if targets is None else torch.empty_like(entropy)
@@ -146,7 +146,7 @@ def chunked_token_kl(
     if hidden_p.shape != hidden_q.shape:
         raise ValueError(f"hidden shapes differ: {tuple(hidden_p.shape)} vs {tuple(hidden_q.shape)}")
     flat_q = hidden_q.reshape(-1, hidden_q.shape[-1])
-    out_dtype = torch.float64 if hidden_p.dtype == torch.float64 else torch.float32
+    out_dtype = float_dtype(hidden_p)
     kl = torch.empty(flat_q.shape[0], dtype=out_dtype, device=hidden_p.device)
     for rows, chunk in _chunks(hidden_p, chunk_size):
         kl[rows] = token_kl(F.linear(chunk, weight, bias), F.linear(flat_q[rows], weight, bias))

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from polsplit_cli.errors import UserError
+from polsplit_cli.errors import UserError, first_line
 
 TINY_NAME = "tiny"
 TINY_CHECKPOINT = Path(__file__).resolve().parent / "tiny_checkpoint"
@@ -52,8 +52,7 @@ def load_model(path: str | os.PathLike | None = None, *, device: Any = None, dty
             folder, local_files_only=True, **({"dtype": dtype} if dtype is not None else {})
         )
     except (OSError, ValueError, KeyError, TypeError) as error:
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise UserError(f"cannot load a causal language model from {folder}: {first_line}") from error
+        raise UserError(f"cannot load a causal language model from {folder}: {first_line(error)}") from error
     _ensure_padding(tokenizer, model)
     if device is not None:
         model.to(device)

@@ -31,6 +31,7 @@ from polsplit_cli.eval.grading import extract_answer
 from polsplit_cli.models import TINY_CHECKPOINT, load_model, render_prompt_ids
 from polsplit_cli.modes import BUILTIN_SYSTEM_PROMPTS, NORMAL, Mode, builtin_modes, chat_messages
 from polsplit_cli.prompts import math_task
+from polsplit_cli.train.rollout import split_prefix
 
 PAD, IM_START, IM_END, THINK, END_THINK = "<|endoftext|>", "<|im_start|>", "<|im_end|>", "<think>", "</think>"
 RECIPE_FILE = "polsplit_tiny.json"
@@ -174,10 +175,9 @@ def _shared_prefix_loss(model, examples: list[tuple[list[int], int]], pad_id: in
     run per example. Same gradients as a plain padded batch, several times cheaper when
     a ~500-byte system prompt is shared.
     """
-    shared = min(n_prompt for _, n_prompt in examples) - 1
-    first = examples[0][0]
-    shared = next((i for i in range(shared) if any(ids[i] != first[i] for ids, _ in examples)), shared)
-    prefix = torch.tensor([first[:shared]])
+    # longest common prefix of the prompts, capped at the shortest prompt minus one token
+    shared = len(split_prefix([ids[:n_prompt] for ids, n_prompt in examples]).prefix)
+    prefix = torch.tensor([examples[0][0][:shared]])
     cache = model(input_ids=prefix, use_cache=True).past_key_values
     cache.batch_repeat_interleave(len(examples))
 

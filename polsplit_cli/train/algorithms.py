@@ -120,13 +120,11 @@ class PolicySplit(Algorithm):
     dual_mode = True
 
     def token_advantages(self, old, config):
-        knobs = dict(eta=config.eta, kappa=config.kappa, alpha=config.alpha, eta_normal=config.eta_normal,
-                     clip_placement=config.clip_placement, estimator=config.estimator,
-                     entropy_normal=old.entropy[NORMAL], entropy_he=old.entropy[HIGH_ENTROPY])
-        args = (old.rewards, old.logp[NORMAL], old.logp[HIGH_ENTROPY], old.mask)
-        adv_normal, adv_he = algo.policy_split_advantages(*args, **knobs)
-        clipped = float(algo.policy_split_clip_fraction(*args, **knobs))
-        return adv_normal, adv_he, {"adv/entropy_term_clip_fraction": clipped}
+        adv_normal, adv_he, clipped = algo.policy_split_advantages_and_clip_fraction(
+            old.rewards, old.logp[NORMAL], old.logp[HIGH_ENTROPY], old.mask, **config.policy_split_kwargs(),
+            entropy_normal=old.entropy[NORMAL], entropy_he=old.entropy[HIGH_ENTROPY],
+        )
+        return adv_normal, adv_he, {"adv/entropy_term_clip_fraction": float(clipped)}
 
 
 @register("forking-tokens")

@@ -21,7 +21,6 @@ from polsplit_cli.resources import config_path
 from polsplit_cli.train.knobs import MethodKnobs
 
 DEMO_CONFIG = "train/demo.yaml"
-LOSS_AGG_MODES = ("token-mean", "seq-mean-token-sum", "seq-mean-token-mean")
 DEVICES = ("auto", "cpu", "cuda")
 DTYPES = ("float32", "bfloat16", "float16")
 
@@ -175,6 +174,8 @@ def resolve_config(config_file: str | Path | None = None, flags: dict[str, Any] 
 
 def validate(config: TrainConfig) -> None:
     """One-line errors for settings the trainer cannot run with."""
+    from polsplit_cli.algo.advantages import CLIP_PLACEMENTS, ESTIMATORS
+    from polsplit_cli.algo.loss import LOSS_AGG_MODES
     from polsplit_cli.train.algorithms import get_algorithm
 
     algorithm = get_algorithm(config.algo)
@@ -192,7 +193,7 @@ def validate(config: TrainConfig) -> None:
     if not config.lr > 0 or not config.temperature > 0 or not 0 < config.top_p <= 1:
         raise UserError("lr and temperature must be > 0 and top_p in (0, 1]")
     for name, allowed in (("loss_agg", LOSS_AGG_MODES), ("device", DEVICES), ("dtype", DTYPES),
-                          ("clip_placement", ("inside", "outside")), ("estimator", ("logprob", "entropy"))):
+                          ("clip_placement", CLIP_PLACEMENTS), ("estimator", ESTIMATORS)):
         if getattr(config, name) not in allowed:
             raise UserError(f"{name} must be one of {', '.join(allowed)}, got {getattr(config, name)!r}")
 

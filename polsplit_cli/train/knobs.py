@@ -24,3 +24,14 @@ class MethodKnobs:
     forking_ratio: float = 0.2
     entropy_adv_alpha: float = 0.4
     entropy_adv_kappa: float = 2.0
+
+    def policy_split_kwargs(self) -> dict:
+        """The Policy Split knobs as keyword arguments of algo.policy_split_advantages and friends."""
+        return dict(
+            eta=self.eta,
+            kappa=self.kappa,
+            alpha=self.alpha,
+            eta_normal=self.eta_normal,
+            clip_placement=self.clip_placement,
+            estimator=self.estimator,
+        )

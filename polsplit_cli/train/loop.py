@@ -36,6 +36,7 @@ from polsplit_cli.errors import UserError
 from polsplit_cli.modes import NORMAL as NORMAL_MODE_NAME
 from polsplit_cli.modes import get_mode
 from polsplit_cli.prompts import math_task
+from polsplit_cli.runfiles import write_json
 from polsplit_cli.train import checkpoint as ckpt
 from polsplit_cli.train.algorithms import Copies, OldPolicy, get_algorithm
 from polsplit_cli.train.config import TrainConfig
@@ -90,8 +91,9 @@ def _bits(value: float | None) -> float | None:
     return None if value is None else float(algo.to_bits(value))
 
 
-def _finite_or_none(value: float) -> float | None:
-    return value if math.isfinite(value) else None
+def _loss_units(keep: torch.Tensor, loss_agg: str) -> torch.Tensor:
+    """What the loss averages over in ``keep`` [n, T]: kept tokens (token-mean) or sequences with one."""
+    return keep.sum() if loss_agg == "token-mean" else keep.any(dim=1).sum()
 
 
 class Trainer:
@@ -298,7 +300,7 @@ class Trainer:
         q_index = torch.tensor([q for q, _ in rows])
         c_index = torch.tensor([c for _, c in rows])
         kept = copies.mask[q_index, c_index] != 0
-        total = kept.sum() if config.loss_agg == "token-mean" else kept.any(dim=1).sum()
+        total = _loss_units(kept, config.loss_agg)
         if int(total) == 0:
             return {"loss": 0.0, "grad_norm": 0.0, "clip_fraction": 0.0, "approx_kl": 0.0}
         self.optimizer.zero_grad(set_to_none=True)
@@ -316,7 +318,7 @@ class Trainer:
                 loss, stats = self.algorithm.loss(logp, copies.old_logp[qs, cs, :columns], copies.adv[qs, cs, :columns],
                                                   loss_mask, entropy, config, self.algo_rng)
                 keep = loss_mask != 0
-                share = (keep.sum() if config.loss_agg == "token-mean" else keep.any(dim=1).sum()) / total
+                share = _loss_units(keep, config.loss_agg) / total
                 if not torch.isfinite(loss):
                     finite = False
                     break
@@ -503,7 +505,7 @@ def write_manifest(trainer: Trainer, *, status: str, extra: dict[str, Any] | Non
         **(extra or {}),
     })
     trainer.run_dir.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    write_json(path, manifest)
 
 
 def write_summary(result: RunResult, *, wall_s: float) -> dict[str, Any]:
@@ -526,5 +528,5 @@ def write_summary(result: RunResult, *, wall_s: float) -> dict[str, Any]:
         "entropy_gap_start": gap(start),
         "entropy_gap_end": gap(end),
     }
-    (result.run_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    write_json(result.run_dir / SUMMARY_FILE, summary)
     return summary

@@ -147,15 +147,11 @@ def dual_mode_step(batch: RowBatch, group_size: int, settings: PolicySplitSettin
 
     metrics = dual_mode_metrics(rewards, logp_normal, logp_he, ent_normal, ent_he, mask, gen_mode)
     if settings.algorithm == "policy-split":
-        knobs = dict(
-            eta=settings.eta, kappa=settings.kappa, alpha=settings.alpha, eta_normal=settings.eta_normal,
-            clip_placement=settings.clip_placement, estimator=settings.estimator,
+        adv_normal, adv_he, clipped = algo.policy_split_advantages_and_clip_fraction(
+            rewards, logp_normal, logp_he, mask, **settings.policy_split_kwargs(),
             entropy_normal=ent_normal, entropy_he=ent_he,
         )
-        adv_normal, adv_he = algo.policy_split_advantages(rewards, logp_normal, logp_he, mask, **knobs)
-        metrics["policy_split/adv/entropy_term_clip_fraction"] = float(
-            algo.policy_split_clip_fraction(rewards, logp_normal, logp_he, mask, **knobs)
-        )
+        metrics["policy_split/adv/entropy_term_clip_fraction"] = float(clipped)
     else:  # grpo-sharing: both copies get the plain GRPO advantage
         adv_normal = adv_he = _broadcast(algo.grpo_advantages(rewards), mask)
 

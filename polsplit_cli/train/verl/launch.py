@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from polsplit_cli.errors import UserError, missing_extra
+from polsplit_cli.errors import UserError, first_line, missing_extra
 from polsplit_cli.resources import config_path
 from polsplit_cli.train.verl.settings import ALGORITHMS, PolicySplitSettings
 
@@ -29,11 +29,6 @@ def _require_verl() -> None:
         import verl  # noqa: F401
     except ImportError as error:
         raise missing_extra("verl", "verl") from error
-
-
-def _one_line(error: Exception) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
 
 
 def compose(algo: str, *, config: str | os.PathLike | None = None, overrides: Sequence[str] = ()):
@@ -63,7 +58,7 @@ def compose(algo: str, *, config: str | os.PathLike | None = None, overrides: Se
     except UserError:
         raise
     except Exception as error:  # Hydra/OmegaConf parse and composition errors are the user's input
-        raise UserError(f"cannot compose the verl config for '{algo}': {_one_line(error)}") from error
+        raise UserError(f"cannot compose the verl config for '{algo}': {first_line(error)}") from error
     finally:
         GlobalHydra.instance().clear()
     return cfg
@@ -106,7 +101,7 @@ def check_setup(cfg) -> None:
         omega_conf_to_dataclass(cfg.algorithm)  # AlgoConfig: rejects unknown keys under algorithm
         omega_conf_to_dataclass(cfg.actor_rollout_ref.rollout)  # RolloutConfig, as the agent-loop workers build it
     except Exception as error:  # AssertionError/ValueError/TypeError/hydra InstantiationException
-        raise UserError(f"verl rejects the config: {_one_line(error)}") from error
+        raise UserError(f"verl rejects the config: {first_line(error)}") from error
 
 
 def ray_env_vars() -> dict[str, str]:
