@@ -27,6 +27,11 @@ class ModeError(UserError, ValueError):
     """An unknown mode name or an unreadable mode file."""
 
 
+def text_digest(text: str | None) -> str:
+    """Short hash (sha256[:12]) of a prompt text, recorded in manifests; None hashes as ""."""
+    return hashlib.sha256((text or "").encode()).hexdigest()[:12]
+
+
 @dataclass(frozen=True)
 class Mode:
     name: str
@@ -40,7 +45,7 @@ class Mode:
     @property
     def digest(self) -> str:
         """Short hash of the system text, recorded in manifests so results name the exact prompt."""
-        return hashlib.sha256((self.system or "").encode()).hexdigest()[:12]
+        return text_digest(self.system)
 
 
 def builtin_modes() -> dict[str, Mode]:

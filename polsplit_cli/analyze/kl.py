@@ -20,6 +20,7 @@ from polsplit_cli.analyze.io import EvalRun
 from polsplit_cli.analyze.report import Analysis, ResultTable, fmt
 from polsplit_cli.analyze.stats import bootstrap_ci
 from polsplit_cli.errors import UserError
+from polsplit_cli.eval.entropy import response_hidden  # also imported from here by benchmarks/analyze_kl.py
 from polsplit_cli.modes import Mode, get_mode
 
 BOOTSTRAP_UNITS = ("response", "problem")
@@ -34,15 +35,6 @@ def mode_system_text(run: EvalRun, name: str) -> tuple[Mode, str | None]:
     if name in recorded:
         return Mode(name, recorded[name]), None
     return get_mode(name), f"mode '{name}' is not in the run's manifest: used the built-in/file system text"
-
-
-def response_hidden(model, prompt_ids: list[int], response_ids: list[int]):
-    """Final hidden states at the positions that predict each response token: [R, D]."""
-    import torch
-
-    device = next(model.parameters()).device
-    ids = torch.tensor([prompt_ids + response_ids[:-1]], device=device)
-    return model.get_decoder()(input_ids=ids).last_hidden_state[0, len(prompt_ids) - 1 :]
 
 
 def response_kls(

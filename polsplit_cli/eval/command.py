@@ -97,7 +97,7 @@ def eval_command(
     from polsplit_cli.eval.backends import BACKENDS
     from polsplit_cli.eval.backends.base import SamplingConfig
     from polsplit_cli.eval.report import render_table, summarize
-    from polsplit_cli.eval.runner import SUMMARY_FILE, EvalSettings
+    from polsplit_cli.eval.runner import DTYPES, SUMMARY_FILE, EvalSettings
     from polsplit_cli.runfiles import write_json
 
     protocol = load_protocol(config)
@@ -112,7 +112,7 @@ def eval_command(
         raise UserError(f"unknown --backend '{backend}': use one of {', '.join(BACKENDS)}")
     if backend == "vllm" and importlib.util.find_spec("vllm") is None:
         raise missing_extra("vllm", "vllm")
-    if dtype not in ("auto", "float32", "bfloat16", "float16"):
+    if dtype not in DTYPES:
         raise UserError(f"unknown --dtype '{dtype}': use auto, float32, bfloat16 or float16")
     for name, value in (("batch-size", batch_size), ("tensor-parallel-size", tensor_parallel_size),
                         ("entropy-chunk-size", entropy_chunk_size)):

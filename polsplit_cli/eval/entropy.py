@@ -27,16 +27,23 @@ def check_linear_head(model) -> None:
             raise UserError(f"exact entropy scoring does not support models with {field} set ({model.config.model_type})")
 
 
+def response_hidden(model, prompt_ids: list[int], response_ids: list[int]):
+    """Final hidden states at the positions that predict each response token: [R, D].
+
+    The last response token predicts nothing we score, so it is not fed in.
+    """
+    device = next(model.parameters()).device
+    ids = torch.tensor([prompt_ids + response_ids[:-1]], device=device)
+    return model.get_decoder()(input_ids=ids, use_cache=False).last_hidden_state[0, len(prompt_ids) - 1 :]
+
+
 @torch.no_grad()
 def score_entropy(model, prompt_ids: list[int], response_ids: list[int], *, temperature: float,
                   chunk_size: int = 1024) -> EntropySum:
     """Summed entropy (bits) over the response tokens of one sample, raw and at ``temperature``."""
     if not response_ids:
         return EntropySum(bits=0.0, bits_tempered=0.0 if temperature > 0 else None, tokens=0)
-    device = next(model.parameters()).device
-    # The last response token predicts nothing we score, so it is not fed in.
-    ids = torch.tensor([prompt_ids + response_ids[:-1]], device=device)
-    hidden = model.get_decoder()(input_ids=ids, use_cache=False).last_hidden_state[0, len(prompt_ids) - 1 :]
+    hidden = response_hidden(model, prompt_ids, response_ids)
     head = model.get_output_embeddings()
     stats = chunked_token_stats(hidden, head.weight, bias=head.bias, chunk_size=chunk_size,
                                 temperature=temperature if temperature > 0 else 1.0)

@@ -29,6 +29,11 @@ def _mean(values: list[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
+def _mean_of_all(values: list[float | None]) -> float | None:
+    """Mean of the values, or None when any is missing."""
+    return None if any(value is None for value in values) else _mean(values)
+
+
 def _ratio(records: list[dict[str, Any]], key: str) -> float | None:
     """Token-weighted mean entropy; None when any sample has no value."""
     if any(r.get(key) is None or r.get("entropy_tokens") is None for r in records):
@@ -83,10 +88,8 @@ def summarize(records: list[dict[str, Any]], *, n: int, temperature: float) -> d
             columns["average"] = {
                 "columns": list(PAPER_COLUMNS),
                 "accuracy": _mean([cell["accuracy"] for cell in cells]),
-                "entropy_bits": None if any(c["entropy_bits"] is None for c in cells)
-                else _mean([c["entropy_bits"] for c in cells]),
-                "entropy_bits_tempered": None if any(c["entropy_bits_tempered"] is None for c in cells)
-                else _mean([c["entropy_bits_tempered"] for c in cells]),
+                "entropy_bits": _mean_of_all([c["entropy_bits"] for c in cells]),
+                "entropy_bits_tempered": _mean_of_all([c["entropy_bits_tempered"] for c in cells]),
             }
         if columns:
             paper[mode] = columns

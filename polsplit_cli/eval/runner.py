@@ -22,10 +22,11 @@ from polsplit_cli.eval.backends import resolve_backend
 from polsplit_cli.eval.backends.base import EntropySum, Generation, GenerationRequest, SamplingConfig
 from polsplit_cli.eval.benchmarks import LoadedBenchmark
 from polsplit_cli.eval.benchmarks.base import Problem
-from polsplit_cli.modes import Mode
+from polsplit_cli.modes import Mode, text_digest
 from polsplit_cli.runfiles import JsonlLog, write_json
 
 SAMPLES_FILE, SUMMARY_FILE, MANIFEST_FILE = "samples.jsonl", "summary.json", "manifest.json"
+DTYPES = ("auto", "float32", "bfloat16", "float16")  # --dtype of the model weights
 SEED_RULE = "sample j of problem p: (int(sha256(f'{seed}:{benchmark}:{problem_id}')[:8], 16) >> 1) + j"
 
 
@@ -69,20 +70,6 @@ def record_key(record: dict[str, Any]) -> tuple[str, str, str, int]:
     return (record["benchmark"], str(record["problem_id"]), record["mode"], int(record["sample"]))
 
 
-def read_samples(path: Path) -> list[dict[str, Any]]:
-    """All records of a samples.jsonl (for the summary)."""
-    if not path.exists():
-        return []
-    log = sample_log(path)
-    log.close()
-    return list(log.records.values())
-
-
-def _short_hash(text: str) -> str:
-    """sha256[:12], the length Mode.digest uses."""
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
-
-
 def _versions() -> dict[str, str | None]:
     from importlib import metadata
 
@@ -113,8 +100,8 @@ def build_manifest(settings: EvalSettings, previous: dict[str, Any] | None) -> d
         "backend": settings.backend,
         "modes": modes,
         "prompt_hashes": {
-            **{f"mode:{name}": _short_hash(system or "") for name, system in modes.items()},
-            **{f"task:{name}": _short_hash(prompt_text(f"tasks/{name}.txt")) for name in ("math", "multiple_choice")},
+            **{f"mode:{name}": text_digest(system) for name, system in modes.items()},
+            **{f"task:{name}": text_digest(prompt_text(f"tasks/{name}.txt")) for name in ("math", "multiple_choice")},
         },
         "sampling": settings.sampling.as_dict(),
         "n": settings.n,
@@ -159,7 +146,7 @@ def _torch_dtype(name: str, device: str):
 
     if name == "auto":
         return torch.bfloat16 if device.startswith("cuda") else torch.float32
-    return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[name]
+    return getattr(torch, name)
 
 
 def pending_samples(settings: EvalSettings, done: Collection) -> list[tuple[Problem, Any, int]]:
@@ -208,7 +195,8 @@ def run_eval(settings: EvalSettings, *, progress: Callable[[int, int], None] | N
             _sample(settings, pending, log, progress)
     finally:
         log.close()
-    return read_samples(settings.out / SAMPLES_FILE)
+    # The log's records are samples.jsonl as re-reading it would give: the last record of each key, in file order.
+    return list(log.records.values())
 
 
 def _sample(settings: EvalSettings, pending: list, log: JsonlLog, progress) -> None:
