@@ -22,6 +22,41 @@ def write_json(path: Path, data: Any) -> None:
     tmp.replace(path)
 
 
+def load_manifest(folder: Path) -> dict[str, Any] | None:
+    """The folder's manifest.json; None when it has none, a UserError when it is not a JSON object."""
+    manifest_path = folder / "manifest.json"
+    if not manifest_path.is_file():
+        return None
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise UserError(f"{manifest_path}: not valid JSON ({error})") from error
+    if not isinstance(manifest, dict):
+        raise UserError(f"{manifest_path}: expected a JSON object")
+    return manifest
+
+
+def read_manifest(folder: Path, *kinds: str) -> dict[str, Any]:
+    """The folder's manifest.json, which must exist; with ``kinds``, refusing a folder of any other kind."""
+    manifest = load_manifest(folder)
+    if manifest is None:
+        raise UserError(f"{folder}: no manifest.json (not a polsplit results folder)")
+    if kinds and manifest.get("kind") not in kinds:
+        expected = " or ".join(map(repr, kinds))
+        raise UserError(f"{folder} is a '{manifest.get('kind')}' run (manifest kind), expected kind {expected}")
+    return manifest
+
+
+def package_version(name: str) -> str | None:
+    """The installed version of a distribution, or None when it is not installed."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return None
+
+
 def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, record) for every non-blank line, streamed; a bad line is a UserError naming
     file and line.

@@ -27,11 +27,12 @@ def generalization(
         averages = {}
         for mode in run_modes:
             columns = by_column(tables[mode])
-            averaged = [metrics(columns[c]) for c in averaged_columns(columns)]
+            names = averaged_columns(columns)
+            averaged = [metrics(columns[c]) for c in names]
             averages[mode] = {
                 "accuracy_pct": mean_or_none(m.accuracy_pct for m in averaged),
                 "entropy_bits": mean_or_none(m.entropy_bits for m in averaged),
-                "columns": averaged_columns(columns),
+                "columns": names,
             }
         base = averages[BASE]
         for mode in run_modes:

@@ -7,7 +7,6 @@ naming the file and line, so a bad input is one red line and never a traceback.
 
 from __future__ import annotations
 
-import json
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -15,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from polsplit_cli.errors import UserError
-from polsplit_cli.runfiles import read_jsonl
+from polsplit_cli.runfiles import read_jsonl, read_manifest
 
 # Fields a sample record must carry for the tables (docs/formats.md), with their accepted types.
 SAMPLE_FIELDS: dict[str, tuple[type, ...]] = {
@@ -108,27 +107,6 @@ def run_folder(path: str | Path) -> Path:
     return folder
 
 
-def _load_manifest(folder: Path) -> dict[str, Any]:
-    manifest_path = folder / "manifest.json"
-    if not manifest_path.is_file():
-        raise UserError(f"{folder}: no manifest.json (not a polsplit results folder)")
-    try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise UserError(f"{manifest_path}: not valid JSON ({error})") from error
-    if not isinstance(manifest, dict):
-        raise UserError(f"{manifest_path}: expected a JSON object")
-    return manifest
-
-
-def read_manifest(folder: Path, kind: str) -> dict[str, Any]:
-    """The folder's manifest.json, refusing a folder of another kind."""
-    manifest = _load_manifest(folder)
-    if manifest.get("kind") != kind:
-        raise UserError(f"{folder} is a '{manifest.get('kind')}' run (manifest kind), expected kind '{kind}'")
-    return manifest
-
-
 def _check_field(path: Path, number: int, record: dict, key: str, types: tuple[type, ...], nullable: bool) -> None:
     if key not in record:
         raise UserError(f"{path}:{number}: missing field '{key}'")
@@ -179,11 +157,7 @@ def load_train_run(path: str | Path) -> TrainRun:
 
 def manifest_kind(path: str | Path, allowed: tuple[str, ...] = ("eval", "train")) -> str:
     """The manifest ``kind`` of a run folder, refusing kinds outside ``allowed``."""
-    folder = run_folder(path)
-    kind = _load_manifest(folder).get("kind")
-    if kind not in allowed:
-        raise UserError(f"{folder} is a '{kind}' run (manifest kind), expected kind {' or '.join(map(repr, allowed))}")
-    return kind
+    return read_manifest(run_folder(path), *allowed).get("kind")
 
 
 def parse_run_spec(spec: str) -> tuple[str, str | None]:

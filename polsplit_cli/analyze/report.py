@@ -11,11 +11,11 @@ import platform
 import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from polsplit_cli.errors import UserError
+from polsplit_cli.runfiles import load_manifest, package_version, write_json
 
 
 @dataclass
@@ -130,12 +130,12 @@ def check_out_dir(out: Path | None) -> None:
     """Refuse (before any work) an --out folder that holds another command's results."""
     if out is None:
         return
-    manifest = out / "manifest.json"
-    if manifest.is_file():
-        try:
-            kind = json.loads(manifest.read_text(encoding="utf-8")).get("kind")
-        except (json.JSONDecodeError, AttributeError):
-            kind = None
+    try:
+        manifest = load_manifest(out)
+    except UserError:
+        manifest = {}  # unreadable: refused below as a folder of kind None
+    if manifest is not None:
+        kind = manifest.get("kind")
         if kind != "analyze":
             raise UserError(f"{out} already holds results of kind '{kind}': choose another --out for analyze output")
 
@@ -164,9 +164,9 @@ def write_manifest(out: Path, analysis_name: str, inputs: list[str], files: list
         "files": sorted(files),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "versions": {"polsplit": __version__, "python": platform.python_version(),
-                     **{package: metadata.version(package) for package in ("numpy", "scipy")}},
+                     **{package: package_version(package) for package in ("numpy", "scipy")}},
     }
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    write_json(out / "manifest.json", manifest)
 
 
 def emit(

@@ -7,7 +7,6 @@ requests in flight and a rerun (or --resume) picks up where it stopped.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import sys
@@ -53,7 +52,7 @@ def judge(
         summary_markdown,
         usage_totals,
     )
-    from polsplit_cli.judge.stories import load_stories
+    from polsplit_cli.judge.stories import read_stories, resolve_input
     from polsplit_cli.runfiles import write_json
 
     err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -72,7 +71,8 @@ def judge(
     keys = {j.name: api_key(j) for j in judges}
     settings = CallSettings(concurrency=concurrency, timeout=timeout, max_retries=max_retries, max_reparse=max_reparse)
 
-    source_stories = load_stories(file)
+    source_file = resolve_input(Path(file))
+    source_stories = read_stories(source_file)
     stories = source_stories[:limit] if limit else source_stories
     out_dir = _out_dir(out, resume)
     flagged = [s for s in stories if s.flag]
@@ -81,7 +81,7 @@ def judge(
         err.print(f"[yellow]flagged[/yellow] line {story.line} ({story.model}/{story.mode}/{story.prompt_id}/"
                   f"{story.sample}): {story.flag} — not scored")
 
-    _write_manifest(out_dir, file, judges, settings, pooling, diversity_only, limit)
+    _write_manifest(out_dir, source_file, judges, settings, pooling, diversity_only, limit)
     log = None
     new_records: list[dict] = []
     if judges:
@@ -136,34 +136,23 @@ def _out_dir(out: Path | None, resume: bool) -> Path:
 
 
 def _folder_kind(folder: Path) -> str | None:
-    manifest = folder / "manifest.json"
-    if not manifest.is_file():
-        return None
+    """The folder's manifest kind: None without a manifest, "?" for an unreadable one or one without a kind."""
+    from polsplit_cli.runfiles import load_manifest
+
     try:
-        return json.loads(manifest.read_text(encoding="utf-8")).get("kind", "?")
-    except (json.JSONDecodeError, AttributeError, UnicodeDecodeError):
+        manifest = load_manifest(folder)
+    except UserError:
         return "?"
+    return None if manifest is None else manifest.get("kind", "?")
 
 
-def _write_manifest(out_dir, source, judges, settings, pooling, diversity_only, limit) -> None:
-    from importlib.metadata import PackageNotFoundError, version
-
+def _write_manifest(out_dir, source_file: Path, judges, settings, pooling, diversity_only, limit) -> None:
     from polsplit_cli import __version__
     from polsplit_cli.judge.diversity import LOWERCASE, TOKENIZER
     from polsplit_cli.judge.rubric import rubric_template, rubric_version
-    from polsplit_cli.judge.stories import resolve_input
-    from polsplit_cli.runfiles import write_json
+    from polsplit_cli.runfiles import load_manifest, package_version, write_json
 
-    def package(name: str) -> str | None:
-        try:
-            return version(name)
-        except PackageNotFoundError:
-            return None
-
-    source_file = resolve_input(Path(source))
-    previous = {}
-    if (out_dir / "manifest.json").is_file():
-        previous = json.loads((out_dir / "manifest.json").read_text(encoding="utf-8"))
+    previous = load_manifest(out_dir) or {}
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     write_json(out_dir / "manifest.json", {
         "kind": "judge",
@@ -174,7 +163,7 @@ def _write_manifest(out_dir, source, judges, settings, pooling, diversity_only, 
         "params": {**settings.describe(), "diversity_only": diversity_only, "limit": limit},
         "rubric": {"version": rubric_version(), "template_sha256": hashlib.sha256(rubric_template().encode()).hexdigest()},
         "diversity": {"n": NGRAM_N, "pooling": pooling, "tokenizer": TOKENIZER, "lowercase": LOWERCASE},
-        "versions": {name: package(name) for name in ("openai", "sacrebleu", "nltk")},
+        "versions": {name: package_version(name) for name in ("openai", "sacrebleu", "nltk")},
         "started_at": previous.get("started_at", now),
         "invocations": [*previous.get("invocations", []), now],
     })
@@ -182,6 +171,8 @@ def _write_manifest(out_dir, source, judges, settings, pooling, diversity_only, 
 
 def _run_judges(stories, judges, keys, settings, log, *, retry_failed: bool, err: Console) -> list[dict]:
     """Judge every (story, judge) not yet done; returns the records written by this run."""
+    import asyncio
+
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from polsplit_cli.judge.client import JudgeAbort, judge_all

@@ -8,14 +8,13 @@ of judging and diversity and listed in the summary — rather than scored as if 
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 from polsplit_cli.errors import UserError
-from polsplit_cli.runfiles import read_jsonl
+from polsplit_cli.runfiles import load_manifest, read_jsonl
 
 UNSET = "-"
 
@@ -99,12 +98,9 @@ def resolve_input(path: Path) -> Path:
     if not path.exists():
         raise UserError(f"{path}: no such file or folder")
     if path.is_dir():
-        manifest = path / "manifest.json"
-        if manifest.is_file():
-            try:
-                kind = json.loads(manifest.read_text(encoding="utf-8")).get("kind")
-            except (json.JSONDecodeError, AttributeError, UnicodeDecodeError) as exc:
-                raise UserError(f"{manifest}: not a JSON object ({exc})") from None
+        manifest = load_manifest(path)
+        if manifest is not None:
+            kind = manifest.get("kind")
             if kind != "eval":
                 raise UserError(f"{path}: a '{kind}' run folder; polsplit judge reads an eval run or a JSONL file")
         samples = path / "samples.jsonl"
@@ -116,7 +112,11 @@ def resolve_input(path: Path) -> Path:
 
 def load_stories(path: Path) -> list[Story]:
     """All stories in ``path`` (file or eval run folder), in file order; sample numbers fill in per group."""
-    source = resolve_input(Path(path))
+    return read_stories(resolve_input(Path(path)))
+
+
+def read_stories(source: Path) -> list[Story]:
+    """All stories in the JSONL file ``source`` (as ``resolve_input`` returns it), in file order."""
     creative = _creative_benchmarks(source)
     stories: list[Story] = []
     next_sample: dict[tuple[str, str, str], int] = {}
@@ -142,9 +142,9 @@ def _creative_benchmarks(samples: Path) -> set[str]:
     """"creative" plus any custom benchmark the eval manifest beside samples.jsonl marks as creative."""
     names = {"creative"}
     try:
-        manifest = json.loads((samples.parent / "manifest.json").read_text(encoding="utf-8"))
+        manifest = load_manifest(samples.parent) or {}
         names |= {name for name, info in manifest.get("benchmarks", {}).items() if info.get("kind") == "creative"}
-    except (OSError, ValueError, AttributeError):
+    except (UserError, OSError, AttributeError):
         pass  # no (readable) eval manifest: only the built-in benchmark
     return names
 
