@@ -54,16 +54,15 @@ def _row(length: int, reward: float, logp: torch.Tensor, entropy: torch.Tensor) 
 
 
 def _dual_rows(data, *, shuffle_seed: int, n_padding: int = 2, drop: str | None = None):
-    """Two rows per response (index 0: other prompt, 1: generating prompt), shuffled, plus padding rows."""
+    """Two rows per response (index = prompt mode: 0 normal, 1 HE), shuffled, plus padding rows."""
     lengths, rewards, _, logps, ents = data
     rows, keys, tags = [], [], []
     for q in range(Q):
         for s in range(G):
-            gen_mode = int(s >= G // 2)
-            for index, prompt_mode in ((0, 1 - gen_mode), (1, gen_mode)):
+            for prompt_mode in (0, 1):
                 n = int(lengths[q, s])
                 rows.append(_row(n, float(rewards[q, s]), logps[prompt_mode][q, s], ents[prompt_mode][q, s]))
-                keys.append(f"uid_{q}-x_{s}_{index}")  # '_' inside the uid on purpose
+                keys.append(f"uid_{q}-x_{s}_{prompt_mode}")  # '_' inside the uid on purpose
                 tags.append({"status": "success"})
     for p in range(n_padding):  # what verl's upsample_batch_to_divisible_size appends
         pad = {"response_mask": torch.zeros(1, dtype=torch.int64), "rm_scores": torch.zeros(1),
@@ -96,9 +95,8 @@ def test_policy_split_rows_equal_algo_on_grouped_tensors(shuffle_seed):
     loss_mask = _by_key(meta, fields, "loss_mask")
     for q in range(Q):
         for s in range(G):
-            gen_mode, n = int(s >= G // 2), int(lengths[q, s])
-            normal_key = f"uid_{q}-x_{s}_{1 if gen_mode == 0 else 0}"
-            he_key = f"uid_{q}-x_{s}_{0 if gen_mode == 0 else 1}"
+            n = int(lengths[q, s])
+            normal_key, he_key = f"uid_{q}-x_{s}_0", f"uid_{q}-x_{s}_1"
             torch.testing.assert_close(adv[normal_key][:n], adv_n[q, s, :n])
             torch.testing.assert_close(adv[he_key][:n], adv_he[q, s, :n])
             assert loss_mask[normal_key][:n].tolist() == [1] * n and loss_mask[he_key][:n].tolist() == [1] * n
@@ -148,7 +146,11 @@ def test_without_sharing_only_the_generating_copy_is_trained():
     fields, _ = advantage_fields(td, meta.keys, meta.tags, G, settings)
     adv, loss_mask = _by_key(meta, fields, "advantages"), _by_key(meta, fields, "loss_mask")
     for key in meta.keys:
-        if key.endswith("_0"):  # the other prompt's copy (and padding): out of the loss
+        if key.startswith("pad"):
+            assert loss_mask[key].sum() == 0 and adv[key].abs().sum() == 0
+            continue
+        session, prompt_mode = map(int, key.rsplit("_", 2)[1:])
+        if prompt_mode != int(session >= G // 2):  # the other prompt's copy: out of the loss
             assert loss_mask[key].sum() == 0 and adv[key].abs().sum() == 0
         else:
             assert loss_mask[key].sum() > 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+import torch
 
 pytest.importorskip("verl")
 pytestmark = pytest.mark.verl
@@ -52,20 +53,71 @@ def test_each_session_returns_one_response_under_both_prompts(tiny):
     sessions = asyncio.run(run_all())
     assert len(server.served) == G  # one generation per session, never per copy
     for session, (outputs, (served_prompt, served_response)) in enumerate(zip(sessions, server.served, strict=True)):
-        other, on_policy = outputs
-        in_he_mode = session >= G // 2
-        # generated under the session's mode; index 1 carries that prompt, index 0 the other one
-        assert served_prompt == (he_ids if in_he_mode else normal_ids)
-        assert on_policy.prompt_ids == served_prompt
-        assert other.prompt_ids == (normal_ids if in_he_mode else he_ids)
+        normal_copy, he_copy = outputs
+        # generated under the session's mode; output 0 carries the normal prompt, output 1 the HE prompt
+        assert served_prompt == (he_ids if session >= G // 2 else normal_ids)
+        assert normal_copy.prompt_ids == normal_ids and he_copy.prompt_ids == he_ids
         # identical response ids and masks in both copies: exactly what the server produced
-        assert on_policy.response_ids == other.response_ids == served_response
+        assert normal_copy.response_ids == he_copy.response_ids == served_response
         assert len(served_response) > 0
-        assert on_policy.response_mask == other.response_mask == [1] * len(served_response)
+        assert normal_copy.response_mask == he_copy.response_mask == [1] * len(served_response)
         # verl's TransferQueue post-processing reads the copies through as_dict()
-        a, b = other.as_dict(), on_policy.as_dict()
-        assert a["prompts"].tolist() == other.prompt_ids and b["prompts"].tolist() == on_policy.prompt_ids
+        a, b = normal_copy.as_dict(), he_copy.as_dict()
+        assert a["prompts"].tolist() == normal_ids and b["prompts"].tolist() == he_ids
         assert a["responses"].tolist() == b["responses"].tolist() == served_response
+
+
+def _verl_reward(outputs, tokenizer, gold: str) -> float:
+    """verl 0.9.1's reward of one session: its agent-loop worker right-pads the session's outputs
+    together (``AgentLoopWorker._compute_score``) and its reward manager scores the last row."""
+    import numpy as np
+    from tensordict import TensorDict
+    from verl import DataProto
+    from verl.experimental.reward_loop.reward_manager.naive import NaiveRewardManager
+
+    from polsplit_cli.train.verl.reward import compute_score
+
+    def pad(rows):
+        return torch.nn.utils.rnn.pad_sequence([torch.tensor(r) for r in rows], batch_first=True, padding_value=0)
+
+    inputs = [o.prompt_ids + o.response_ids for o in outputs]
+    batch = TensorDict({"prompts": pad([o.prompt_ids for o in outputs]), "responses": pad([o.response_ids for o in outputs]),
+                        "input_ids": pad(inputs), "attention_mask": pad([[1] * len(i) for i in inputs])},
+                       batch_size=len(outputs))
+    info = {"data_source": "polsplit/test", "reward_model": {"ground_truth": gold}, "extra_info": {}}
+    data = DataProto(batch=batch, non_tensor_batch={k: np.array([v] * len(outputs)) for k, v in info.items()})
+
+    async def score():
+        return await NaiveRewardManager(None, tokenizer, compute_score).run_single(data)
+
+    return float(asyncio.run(score())["reward_score"])
+
+
+def test_verl_scores_the_response_of_every_session_in_either_mode(tiny):
+    """Regression: with the normal copy last, verl read padding as the response and scored every
+    normal-mode session 0 (seen end to end with vLLM)."""
+    model, tokenizer, _ = tiny
+    server = HFGenerateServer(model, tokenizer, max_new_tokens=24)
+    response = tokenizer.encode("<think>12+30=42</think> \\boxed{42}", add_special_tokens=False)
+    server.generate = _fixed_response(response)
+    messages = [{"role": "user", "content": math_task("What is 12+30?")}]
+
+    async def run_all():
+        loop = _loop(tiny, server)
+        return [await loop.run({"temperature": 1.0}, raw_prompt=messages, session_id=s) for s in range(G)]
+
+    for session, outputs in enumerate(asyncio.run(run_all())):
+        assert _verl_reward(outputs, tokenizer, "42") == 1.0, f"session {session}"
+        assert _verl_reward(outputs, tokenizer, "41") == 0.0, f"session {session}"
+
+
+def _fixed_response(token_ids):
+    async def generate(*, prompt_ids, sampling_params, **_ignored):
+        from verl.workers.rollout.replica import TokenOutput
+
+        return TokenOutput(token_ids=list(token_ids), stop_reason="completed")
+
+    return generate
 
 
 def test_a_prompt_that_would_be_truncated_fails_the_session(tiny):

@@ -2,10 +2,10 @@
 
 verl stores every agent-loop output under the key ``{uid}_{session}_{index}`` and
 reorders rows freely (``_balance_batch``), so rows are paired by key, never by
-position. The dual-mode agent loop returns two outputs per session: index 0 is the
-response under the OTHER prompt, index 1 under the prompt that generated it (so verl's
-"last output of a session" — used for validation scores — is the on-policy copy).
-Sessions ``s < G/2`` generate in normal mode, the rest in HE mode (``algo.rollout_layout``).
+position. The dual-mode agent loop returns two outputs per session, indexed by prompt mode:
+index 0 is the response under the normal prompt, index 1 under the HE prompt (``agent_loop``
+says why the HE copy comes last). Sessions ``s < G/2`` generate in normal mode, the rest in
+HE mode (``algo.rollout_layout``).
 
 Rows are gathered into the grouped ``[Q, G, T]`` layout of ``polsplit_cli.algo``, the
 algorithm runs there, and results are scattered back to rows. Padding rows (verl's
@@ -130,11 +130,9 @@ def single_mode_step(batch: RowBatch, group_size: int, settings: PolicySplitSett
 def dual_mode_step(batch: RowBatch, group_size: int, settings: PolicySplitSettings) -> StepResult:
     """Policy Split or GRPO-sharing over 2G rows per question (every response under both prompts)."""
     layout = algo.rollout_layout(group_size, sharing=settings.sharing)
-    rows = group_rows(batch.keys, batch.is_padding, group_size, copies=2)  # [Q, G, index]
+    rows = group_rows(batch.keys, batch.is_padding, group_size, copies=2)  # [Q, G, prompt mode]
     gen_mode = layout.gen_mode[:group_size]  # [G]: 0 normal, 1 HE
-    # index 1 is the copy under the generating prompt, index 0 under the other one
-    normal_rows = torch.where(gen_mode == NORMAL, rows[..., 1], rows[..., 0])
-    he_rows = torch.where(gen_mode == NORMAL, rows[..., 0], rows[..., 1])
+    normal_rows, he_rows = rows[..., NORMAL], rows[..., HIGH_ENTROPY]
 
     rewards = _rewards(batch, normal_rows)
     if not torch.equal(rewards, _rewards(batch, he_rows)):

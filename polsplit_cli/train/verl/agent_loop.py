@@ -1,10 +1,14 @@
 """The dual-mode agent loop: half the sessions of a question generate in normal mode, half in HE mode.
 
-Each session returns the SAME response twice: index 0 under the other mode's prompt and
-index 1 under the prompt that generated it. verl's TransferQueue post-processing then
-stores them as ``{uid}_{session}_0`` / ``_1``, builds ids, masks and positions for both,
-and computes the reward once (on the last output) for both copies. Both prompts are
-rendered from chat messages by the loop's own chat-template helper
+Each session returns the SAME response twice, indexed by prompt mode: output 0 under the normal
+prompt, output 1 under the HE prompt, whichever generated it. verl's TransferQueue
+post-processing stores them as ``{uid}_{session}_0`` / ``_1``, builds ids, masks and positions
+for both, and computes the reward once, on the last output, for both copies. The HE copy must
+be the last one: verl 0.9.1's reward manager right-pads the outputs of a session together and
+then reads the last row's response from the end of its attention mask, which finds padding
+instead of the response when the last row has the shorter prompt (every reward would be 0).
+The HE prompt is the normal one plus a system turn, so it is always the longer. Both prompts
+are rendered from chat messages by the loop's own chat-template helper
 (``ct_build_initial_tokens``); nothing is decoded and re-encoded.
 """
 
@@ -29,7 +33,7 @@ def he_messages(normal_messages: list[dict], system_text: str) -> list[dict]:
 
 @register(AGENT_NAME)
 class PolicySplitAgentLoop(SingleTurnAgentLoop):
-    """Generate with the session's mode, return the response under both prompts (other first)."""
+    """Generate with the session's mode, return the response under both prompts (normal, then HE)."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -44,7 +48,8 @@ class PolicySplitAgentLoop(SingleTurnAgentLoop):
     async def run(self, sampling_params: dict[str, Any], **kwargs) -> list[AgentLoopOutput]:
         normal = list(kwargs["raw_prompt"])
         he = he_messages(normal, self.he_system)
-        generating, other = (he, normal) if self.generates_in_he_mode(int(kwargs["session_id"])) else (normal, he)
+        in_he_mode = self.generates_in_he_mode(int(kwargs["session_id"]))
+        generating, other = (he, normal) if in_he_mode else (normal, he)
 
         on_policy: AgentLoopOutput = await super().run(sampling_params, **{**kwargs, "raw_prompt": generating})
         other_prompt_ids = await self.ct_build_initial_tokens(other)
@@ -55,4 +60,4 @@ class PolicySplitAgentLoop(SingleTurnAgentLoop):
                 f"a {longest}-token prompt reaches rollout.prompt_length={self.rollout_config.prompt_length}: "
                 "raise data.max_prompt_length to leave room for the HE system turn"
             )
-        return [off_policy, on_policy]
+        return [off_policy, on_policy] if in_he_mode else [on_policy, off_policy]  # [normal prompt, HE prompt]
