@@ -120,6 +120,9 @@ def test_policy_split_rows_equal_algo_on_grouped_tensors(shuffle_seed):
     m = mask[:, normal]
     reverse = float(((logp_n - logp_he)[:, normal] * m).sum() / m.sum()) / LN2
     assert metrics["policy_split/kl/reverse_bits"] == pytest.approx(reverse, rel=1e-5)
+    # verl's actor/entropy: each response once, under the prompt that sampled it (nats)
+    sampled = (ent_n[:, normal] * mask[:, normal]).sum() + (ent_he[:, he] * mask[:, he]).sum()
+    assert metrics["actor/entropy"] == pytest.approx(float(sampled / mask.sum()), rel=1e-5)
 
 
 def test_grpo_sharing_gives_both_copies_the_hand_computed_grpo_advantage():

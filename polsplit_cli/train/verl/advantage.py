@@ -24,6 +24,8 @@ from polsplit_cli import algo
 from polsplit_cli.algo import HIGH_ENTROPY, NORMAL, to_bits
 from polsplit_cli.train.verl.settings import PolicySplitSettings
 
+VERL_ENTROPY_METRIC = "actor/entropy"  # nats, token mean (verl's name)
+
 
 @dataclass(frozen=True)
 class RowBatch:
@@ -144,6 +146,10 @@ def dual_mode_step(batch: RowBatch, group_size: int, settings: PolicySplitSettin
     ent_normal, ent_he = batch.entropy[normal_rows].float(), batch.entropy[he_rows].float()
 
     metrics = dual_mode_metrics(rewards, logp_normal, logp_he, ent_normal, ent_he, mask, gen_mode)
+    # verl's actor/entropy averages every row, so each response under both prompts; as for a
+    # single-mode run it should be the sampling policy's entropy: each response once, under its own prompt
+    on_policy_entropy = torch.where((gen_mode == NORMAL).view(1, -1, 1), ent_normal, ent_he)
+    metrics[VERL_ENTROPY_METRIC] = _token_mean(on_policy_entropy, mask)
     if settings.algorithm == "policy-split":
         adv_normal, adv_he, clipped = algo.policy_split_advantages_and_clip_fraction(
             rewards, logp_normal, logp_he, mask, **settings.policy_split_kwargs(),
