@@ -13,6 +13,7 @@ from polsplit_cli.errors import UserError
 from polsplit_cli.eval.command import eval_command
 from polsplit_cli.judge.command import judge as judge_command
 from polsplit_cli.train.command import train_command
+from polsplit_cli.train.verl.export import export_command
 from polsplit_cli.train.verl.prepare import prepare_command
 
 app = typer.Typer(
@@ -65,6 +66,7 @@ def _root(version: bool = typer.Option(False, "--version", help="Print the versi
 # matplotlib load inside the commands, so `polsplit --help` stays fast.
 app.command("train")(train_command)
 app.command("prepare")(prepare_command)
+app.command("export", no_args_is_help=True)(export_command)
 app.command("eval", no_args_is_help=True)(eval_command)
 app.command("judge", no_args_is_help=True)(judge_command)
 app.add_typer(analyze_app, name="analyze")

