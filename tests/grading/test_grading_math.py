@@ -41,6 +41,9 @@ EQUIVALENT = [
     ("25", r"25\%"),
     ("5", r"\$5"),
     (r"\$5.00", "5"),
+    ("1000.99", r"\$1,000.99"),
+    ("33", "+33"),
+    ("125", r"125\textnormal{ miles}"),
     ("1000", "1,000"),
     ("1000000", r"1,\!000,\!000"),
     ("33", "033"),
@@ -63,6 +66,9 @@ NOT_EQUIVALENT = [
     (r"2\sqrt{2}", r"\sqrt{2}"),
     ("(1,2)", "(2,1)"),
     ("(1,2)", "(1,2,3)"),
+    ("7 = 11a+c", "11a+c"),  # an equation is not its right-hand side
+    ("32349", "32, 349"),  # comma and space: two numbers
+    ("5", r"5 \text{ or } 6"),  # a hedge: MATH's unit rule used to drop " or 6"
     ("12", "13"),
     ("33", "330"),
     (r"\pi", "3.14"),
@@ -148,6 +154,11 @@ def test_normalizations():
     assert normalize(r"1,000") == "1000"
     assert normalize(r"7 \frac{3}{4}") == "(7+3/4)"
     assert normalize(r"\text{Monday}") == "monday"
+    assert normalize("32, 349") == "32,349"  # a comma and a space separate two numbers
+    assert normalize(r"\$1,000.99") == "1000.99" and normalize("+033") == "33" and normalize("1,000.0") == "1000"
+    assert normalize(r"125\textnormal{ miles}") == "125"
+    assert hendrycks_normalize("7 = 11a+c") == "7=11a+c"  # only a variable name before "=" goes
+    assert hendrycks_normalize(r"5 \text{ or } 6") != "5"
 
 
 def test_math_verify_second_opinion_is_recorded_beside_the_verdict():
