@@ -23,6 +23,13 @@ from polsplit_cli.eval.grading.extract import choice_letter
         (r"</think>The answer is 4.", None, "no-boxed"),
         (r"</think>\boxed{4} then \boxed{\frac{1}{2}", None, "unbalanced"),  # the last box decides
         ("</think>\\boxed{" + "1" * 2000 + "}", None, "too-long"),
+        # one answer in several boxes: the last box with the boxes just before it
+        (r"</think>The solutions are \boxed{2} and \boxed{3}.", "2, 3", "ok"),
+        (r"</think>$\boxed{-2}$ \quad \text{and} \quad $\boxed{1}$", "-2, 1", "ok"),
+        (r"</think>\boxed{(1, 2)}, \boxed{(2, 1)}", "(1, 2), (2, 1)", "ok"),
+        (r"</think>first \boxed{1}, then I found \boxed{2}", "2", "ok"),  # text between: only the last
+        (r"</think>\boxed{\boxed{1} \text{ and } \boxed{2}}", r"1 \text{ and } 2", "ok"),  # boxes in a box
+        (r"</think>\boxed{\frac{1}{2}} and \boxed{3", None, "unbalanced"),
     ],
 )
 def test_extract_answer(response, answer, reason):
@@ -45,7 +52,10 @@ def test_grade_reports_extraction_failures():
 @pytest.mark.parametrize(
     ("boxed", "letter"),
     [("B", "B"), ("(B)", "B"), (r"\text{B}", "B"), (r"\textbf{(B)}", "B"), ("B. 42 apples", "B"),
-     ("(B) 42", "B"), ("B: yes", "B"), ("b", "B"), ("Both", None), ("42", None), ("AB", None)],
+     ("(B) 42", "B"), ("B: yes", "B"), ("b", "B"), ("Both", None), ("42", None), ("AB", None),
+     ("B, which is cold.", "B"), ('"C"', "C"), ("(C) Alina", "C"), (r"\text{(B) } 4", "B"),
+     ("The answer is (B)", "B"), ("Answer: D", "D"), ("the correct option is A", "A"), ("**C**", "C"),
+     (r"$\mathrm{E}$", "E"), ("The answer", None), ("answers", None)],
 )
 def test_choice_letter(boxed, letter):
     assert choice_letter(boxed) == letter
@@ -63,6 +73,10 @@ def test_choice_grading_and_validation():
     assert ask("E", gold="E", n_options=None).correct  # no option count given: any letter
     assert (ask("Paris").correct, ask("Paris").reason) == (False, "unparseable")
     assert ask("C", gold="(C)").correct
+    assert ask("B, which is cold.", gold="B").correct and ask(r"\text{(B) } 4", gold="B").correct
+    assert ask("The answer is (D)", gold="D").correct and ask('"C"').correct and ask("(C) Alina").correct
+    assert (ask("The answer is (E)").correct, ask("The answer is (E)").reason) == (False, "invalid-choice")
+    assert ask("C", gold="(C) Alina").correct and not ask("C", gold="(A) Cecile").correct
 
 
 def test_bad_arguments_are_refused():

@@ -69,6 +69,7 @@ NOT_EQUIVALENT = [
     ("7 = 11a+c", "11a+c"),  # an equation is not its right-hand side
     ("32349", "32, 349"),  # comma and space: two numbers
     ("5", r"5 \text{ or } 6"),  # a hedge: MATH's unit rule used to drop " or 6"
+    ("5", r"\boxed{5} \text{ or } \boxed{6}"),
     ("12", "13"),
     ("33", "330"),
     (r"\pi", "3.14"),
