@@ -14,7 +14,7 @@ import random
 import time
 
 from polsplit_cli.eval.grading import grade, grade_many
-from polsplit_cli.eval.grading.worker import default_workers
+from polsplit_cli.eval.grading.pool import default_workers
 
 HOSTILE = [r"9^{9^{9^{9}}}", r"10**10**10", r"__import__('os').system('echo pwned')", "{" * 400 + "1" + "}" * 400,
            r"(10^{1000})^{1000}", "x" * 900, r"\frac" * 150 + "12", "(" * 5000 + ")" * 5000]

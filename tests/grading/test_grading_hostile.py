@@ -1,5 +1,6 @@
 """Hostile model output: each one must finish quickly, incorrect, and execute nothing."""
 
+import _thread
 import os
 import signal
 import threading
@@ -8,9 +9,9 @@ import time
 import pytest
 
 from polsplit_cli.eval.grading import grade, grade_many
+from polsplit_cli.eval.grading.pool import shared_pool
 from polsplit_cli.eval.grading.symbolic import Refused, build, sympy_equal
 from polsplit_cli.eval.grading.whitelist import tokenize
-from polsplit_cli.eval.grading.worker import shared_pool
 
 QUICK_S = 4.0  # generous for a loaded 2-core machine; a hang would take minutes
 
@@ -135,7 +136,7 @@ def test_stuck_worker_is_killed_and_replaced(caplog):
     result = grade(r"</think>\boxed{2\sqrt{2}}", r"\sqrt{8}", timeout=0.3)
     assert time.monotonic() - start < QUICK_S
     assert (result.correct, result.reason) == (False, "timeout")
-    assert not stuck.is_alive()
+    assert stuck.poll() is not None  # killed
     assert "grading job timeout" in caplog.text
     assert grade(r"</think>\boxed{2\sqrt{2}}", r"\sqrt{8}").reason == "sympy-equal"  # a fresh worker
 
@@ -165,4 +166,17 @@ def test_worker_crash_mid_job_is_a_worker_error():
     threading.Timer(0.5, os.kill, (victim.pid, signal.SIGKILL)).start()
     result = grade(f"</think>\\boxed{{{SLOW_PRED}}}", SLOW_GOLD, timeout=30)
     assert (result.correct, result.reason) == (False, "worker-error")
+    assert grade(r"</think>\boxed{2\sqrt{2}}", r"\sqrt{8}").reason == "sympy-equal"
+
+
+def test_ctrl_c_mid_batch_leaves_no_stale_result():
+    """KeyboardInterrupt while a worker is busy: the busy worker is dropped, so the next call cannot
+    receive the interrupted job's answer."""
+    assert grade(r"</think>\boxed{2\sqrt{2}}", r"\sqrt{8}").correct
+    timer = threading.Timer(0.5, _thread.interrupt_main)
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        grade(f"</think>\\boxed{{{SLOW_PRED}}}", SLOW_GOLD, timeout=30)
+    timer.join()
+    assert grade(r"</think>\boxed{3}", r"\sqrt{8}").reason == "mismatch"
     assert grade(r"</think>\boxed{2\sqrt{2}}", r"\sqrt{8}").reason == "sympy-equal"

@@ -4,7 +4,7 @@
 ``grade_many(items, timeout=5.0, workers=None) -> list[Grade]`` and the cheap in-process
 ``extract_answer(response, require_think_close=True) -> (answer | None, reason)``.
 Model output is untrusted: it is never evaluated, and every sympy/math-verify step runs in a
-worker process that is killed at the time limit.
+worker process (``python -m polsplit_cli.eval.grading.worker``) that is killed at the time limit.
 """
 
 from polsplit_cli.eval.grading.extract import extract_answer

@@ -1,7 +1,7 @@
 """``grade`` and ``grade_many``: the one grader of the evaluator and the RL reward.
 
 In-process: answer extraction, choice letters, the string passes of the math grader. In
-worker processes with a hard time limit: sympy equality and math-verify (``worker.py``).
+worker processes with a hard time limit: sympy equality and math-verify (``pool.py``).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 
 from polsplit_cli.eval.grading.extract import choice_letter, extract_answer, last_boxed
 from polsplit_cli.eval.grading.math_grader import plan_math
-from polsplit_cli.eval.grading.worker import default_workers, shared_pool
+from polsplit_cli.eval.grading.pool import Job, default_workers, shared_pool
 from polsplit_cli.prompts import CHOICE_LETTERS
 
 KINDS = ("math", "choice")
@@ -95,7 +95,7 @@ def grade_many(
     if timeout <= 0:
         raise ValueError(f"timeout must be positive, got {timeout}")
     grades: list[Grade] = []
-    jobs: list[tuple] = []
+    jobs: list[Job] = []
     owners: list[tuple[int, str]] = []  # (item index, "sympy" | "verify") per job
     for index, item in enumerate(items):
         response, gold, kind, n_options = _unpack(item)
@@ -110,20 +110,21 @@ def grade_many(
         plan = plan_math(gold, extracted)
         if plan.reason is None:
             grades.append(Grade(False, extracted, "pending"))
-            jobs.append(("sympy", plan.sympy_pairs))
+            jobs.append({"sympy": [list(pair) for pair in plan.sympy_pairs], "verify": None})
             owners.append((index, "sympy"))
         else:
             grades.append(Grade(plan.reason == "match", extracted, plan.reason))
         if second_opinion:
-            jobs.append(("verify", gold, extracted))
+            jobs.append({"sympy": None, "verify": [gold, extracted]})
             owners.append((index, "verify"))
     results = shared_pool(workers or default_workers()).run(jobs, timeout) if jobs else []
     for (index, job_kind), result in zip(owners, results, strict=True):
+        verdict = result[job_kind] if isinstance(result, dict) else result  # else killed or died
         if job_kind == "sympy":
-            reason = _SYMPY_REASONS[result]
+            reason = _SYMPY_REASONS[verdict]
             grades[index] = replace(grades[index], correct=reason == "sympy-equal", reason=reason)
         else:
-            grades[index] = replace(grades[index], second_opinion=result if isinstance(result, bool) else None)
+            grades[index] = replace(grades[index], second_opinion=verdict if isinstance(verdict, bool) else None)
     return grades
 
 

@@ -1,8 +1,7 @@
 """Worker-side checks: sympy equality built from whitelisted tokens, and math-verify's opinion.
 
-Runs only inside grading worker processes (see ``worker.py``), which the parent kills at the
-wall-clock limit. It imports sympy and math-verify at the top so that a forkserver can
-preload them once. No string is ever handed to ``parse_expr``/``sympify``: the parser below
+Runs only inside grading worker processes (``worker.py``), under the worker's alarm and the
+parent's kill at the wall-clock limit. No string is ever handed to ``parse_expr``/``sympify``: the parser below
 turns ``whitelist.tokenize`` tokens into sympy objects, and refuses powers whose result
 would be astronomically large (``9^{9^{9^9}}``), which no timeout could interrupt (the big
 integer arithmetic runs in C).
@@ -155,6 +154,12 @@ def sympy_equal(gold: str, pred: str) -> str:
         return "unequal"
 
 
+def sympy_equal_all(pairs: list[tuple[str, str]]) -> str:
+    """The verdict on a tuple's element pairs: "equal" only if every pair is, else the first other verdict."""
+    verdicts = (sympy_equal(gold, pred) for gold, pred in pairs)
+    return next((verdict for verdict in verdicts if verdict != "equal"), "equal")
+
+
 def math_verify_opinion(gold: str, pred: str) -> bool | None:
     """math-verify's verdict on two boxed contents (gold first); None if absent or gold unreadable.
 
@@ -169,3 +174,10 @@ def math_verify_opinion(gold: str, pred: str) -> bool | None:
         return None
     pred_parsed = parse("\\boxed{" + pred + "}", extraction_config=config, parsing_timeout=None)
     return bool(verify(gold_parsed, pred_parsed, timeout_seconds=None))
+
+
+def warm_up() -> None:
+    """First calls into sympy and math-verify load more code; done before a worker says it is ready,
+    so that a job's time limit measures the check, not the import."""
+    sympy_equal("x^2+2x+1", "(x+1)^2")  # reaches simplify
+    math_verify_opinion("x^2+2x+1", "(x+1)^2")
