@@ -22,6 +22,7 @@ from polsplit_cli.eval.backends import resolve_backend
 from polsplit_cli.eval.backends.base import EntropySum, Generation, GenerationRequest, SamplingConfig
 from polsplit_cli.eval.benchmarks import LoadedBenchmark
 from polsplit_cli.eval.benchmarks.base import Problem
+from polsplit_cli.eval.grading import DEFAULT_GRADER, DEFAULT_TIMEOUT_S, grader_manifest
 from polsplit_cli.modes import Mode, text_digest
 from polsplit_cli.runfiles import JsonlLog, write_json
 
@@ -46,8 +47,8 @@ class EvalSettings:
     tensor_parallel_size: int = 1
     gpu_memory_utilization: float = 0.7
     entropy_chunk_size: int = 1024
-    grading_timeout: float = 5.0
-    second_opinion: bool = True
+    grading_timeout: float = DEFAULT_TIMEOUT_S
+    grader: str = DEFAULT_GRADER
     command: str = ""
 
 
@@ -112,17 +113,22 @@ def build_manifest(settings: EvalSettings, previous: dict[str, Any] | None) -> d
                     "raw": "softmax(z)", "tempered": "softmax(z / temperature)",
                     "method": "in the sampling loop" if settings.backend == "hf" else "teacher-forced, chunked",
                     "chunk_size": settings.entropy_chunk_size},
-        "grading": {"timeout_s": settings.grading_timeout, "second_opinion": settings.second_opinion},
+        "grading": grader_manifest(settings.grader, settings.grading_timeout),
         "versions": _versions(),
     }
 
 
 def check_resume(settings: EvalSettings, previous: dict[str, Any]) -> None:
-    """A resumed run must keep the model, sampling, n and the system text of every mode it reuses."""
+    """A resumed run must keep the model, sampling, n, the grading and the system text of every mode it reuses."""
     for field, now in (("model", settings.model), ("sampling", settings.sampling.as_dict()), ("n", settings.n)):
         if previous.get(field) != now:
             raise UserError(f"--resume: {settings.out} was run with {field}={previous.get(field)!r}, "
                             f"now {now!r}; use a new --out")
+    grading = previous.get("grading", {})
+    for field, now in (("grader", settings.grader),):
+        if field in grading and grading[field] != now:
+            raise UserError(f"--resume: {settings.out} was graded with {field}={grading[field]!r}, now {now!r}; "
+                            "use a new --out")
     for mode in settings.modes:
         if mode.name in previous.get("modes", {}) and previous["modes"][mode.name] != mode.system:
             raise UserError(f"--resume: mode '{mode.name}' had a different system text in {settings.out}")
@@ -225,7 +231,7 @@ def _sample(settings: EvalSettings, pending: list, log: JsonlLog, progress) -> N
         owners = [problems[g.request.key] for g in batch]
         graded = [i for i, problem in enumerate(owners) if problem.kind != "creative"]
         verdicts = grade_many([(texts[i], owners[i].gold, owners[i].kind, owners[i].n_options) for i in graded],
-                              timeout=settings.grading_timeout, second_opinion=settings.second_opinion)
+                              timeout=settings.grading_timeout, grader=settings.grader)
         grades = dict(zip(graded, verdicts, strict=True))
         for i, generation in enumerate(batch):
             log.append(sample_record(settings.model, owners[i], generation, texts[i], entropies[i], grades.get(i)))
@@ -258,7 +264,8 @@ def sample_record(model: str, problem: Problem, generation: Generation, text: st
         "extracted": grade.extracted if grade is not None else None,
         "correct": bool(grade.correct) if grade is not None else None,
         "grade_reason": grade.reason if grade is not None else None,
-        "grade_second_opinion": grade.second_opinion if grade is not None else None,
+        "grade_prm800k": grade.prm800k if grade is not None else None,
+        "grade_math_verify": grade.math_verify if grade is not None else None,
         "entropy_bits_sum": entropy.bits,
         "entropy_bits_sum_tempered": entropy.bits_tempered,
         "entropy_tokens": entropy.tokens,

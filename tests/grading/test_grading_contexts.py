@@ -17,15 +17,14 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-# a sympy step (reaches a worker), math-verify's opinion, and a batch pipelined into the same worker
+# a sympy step (reaches a worker), a math-verify step, and a batch pipelined into the same worker
 GRADING = textwrap.dedent(r"""
     from polsplit_cli.eval.grading import grade, grade_many
 
     def reasons():
         batch = grade_many([(r"</think>\boxed{2\sqrt{2}}", r"\sqrt{8}")] * 3, workers=1)
         return [grade(r"</think>\boxed{\sqrt{8}}", r"2\sqrt{2}").reason,
-                str(grade(r"</think>\boxed{x \geq 5}", "x >= 5", second_opinion=True).second_opinion),
-                ",".join(g.reason for g in batch)]
+                grade(r"</think>\boxed{x \geq 5}", "x >= 5").reason, ",".join(g.reason for g in batch)]
 """)
 PLAIN = GRADING + "print(*reasons(), sep='\\n')\n"
 THREADS = GRADING + textwrap.dedent("""
@@ -38,10 +37,10 @@ THREADS = GRADING + textwrap.dedent("""
         thread.join()
     print(*results[0], sep="\\n") if results == [results[0]] * 3 else print(results)
 """)
-EXPECTED = "sympy-equal\nTrue\nsympy-equal,sympy-equal,sympy-equal\n"
+EXPECTED = "sympy-equal\nmath-verify-equal\nsympy-equal,sympy-equal,sympy-equal\n"
 # ~15 s of simplify (test_grading_hostile.SLOW_GOLD), under a 60 s limit: a busy worker
 SLOW_ITEM = r'(r"</think>\boxed{(x+1)^{30}}", r"\frac{(x+y+1)^{50}}{(x-y)^{20}}")'
-SLOW_JOB = f"grade(*{SLOW_ITEM}, timeout=60)"
+SLOW_JOB = f'grade(*{SLOW_ITEM}, timeout=60, grader="prm800k")'
 
 
 def _env() -> dict[str, str]:
@@ -129,7 +128,7 @@ def test_workers_exit_when_the_parent_dies():
         from polsplit_cli.eval.grading.pool import shared_pool
         grade_many([(r"</think>\\boxed{{\\sqrt{{8}}}}", r"2\\sqrt{{2}}")] * 2, workers=2)  # two idle workers
         print(*[w.process.pid for w in shared_pool(2)._workers], flush=True)
-        slow = lambda: grade_many([{SLOW_ITEM}], workers=2, timeout=60)
+        slow = lambda: grade_many([{SLOW_ITEM}], workers=2, timeout=60, grader="prm800k")
         threading.Thread(target=slow, daemon=True).start()  # one of them busy
         time.sleep(1)
         print("ready", flush=True)

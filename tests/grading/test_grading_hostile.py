@@ -8,10 +8,10 @@ import time
 
 import pytest
 
-from polsplit_cli.eval.grading import grade, grade_many
+from polsplit_cli.eval.grading import GRADERS, grade, grade_many
 from polsplit_cli.eval.grading.pool import shared_pool
 from polsplit_cli.eval.grading.symbolic import Refused, build, sympy_equal
-from polsplit_cli.eval.grading.whitelist import tokenize
+from polsplit_cli.eval.grading.whitelist import tokenize, verify_accepts
 
 QUICK_S = 4.0  # generous for a loaded 2-core machine; a hang would take minutes
 
@@ -36,11 +36,12 @@ HOSTILE_ANSWERS = [
 GOLDS = [r"\sqrt{2}", "7"]
 
 
+@pytest.mark.parametrize("grader", ["combined", "math-verify"])
 @pytest.mark.parametrize("gold", GOLDS)
 @pytest.mark.parametrize("answer", HOSTILE_ANSWERS)
-def test_hostile_answers_finish_quickly_as_incorrect(answer, gold):
+def test_hostile_answers_finish_quickly_as_incorrect(answer, gold, grader):
     start = time.monotonic()
-    result = grade(f"</think>\\boxed{{{answer}}}", gold, timeout=2.0)
+    result = grade(f"</think>\\boxed{{{answer}}}", gold, timeout=2.0, grader=grader)
     assert time.monotonic() - start < QUICK_S
     assert not result.correct
     assert result.reason in ("mismatch", "unparseable", "too-long", "timeout")
@@ -57,10 +58,11 @@ def test_code_injection_is_never_executed(tmp_path):
     ]
     for payload in payloads:
         for gold in GOLDS:
-            start = time.monotonic()
-            result = grade(f"</think>\\boxed{{{payload}}}", gold, second_opinion=True)
-            assert time.monotonic() - start < QUICK_S
-            assert not result.correct
+            for grader in GRADERS:
+                start = time.monotonic()
+                result = grade(f"</think>\\boxed{{{payload}}}", gold, grader=grader)
+                assert time.monotonic() - start < QUICK_S
+                assert not result.correct
     assert not marker.exists()
 
 
@@ -88,6 +90,25 @@ def test_megabyte_responses_finish_quickly():
 )
 def test_whitelist_refuses_everything_but_arithmetic(expr):
     assert tokenize(expr) is None
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [r"9^{9^{9^{9}}}", r"10^{10^{10}}", r"\sqrt{9^{9^{9}}}", r"(10^{1000})^{1000}", r"(x+1)^{10000}",
+     r"\prod_{k=1}^{10^6} k", "1000000!", r"10^{10}!", "(10!)!", r"\int_0^1 x^{1000} e^x dx",
+     "{" * 13 + "1" + "}" * 13, "x" * 401],
+)
+def test_math_verify_gate_refuses_what_only_ends_at_the_time_limit(answer):
+    assert not verify_accepts(answer)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [r"\left(x^2+1\right)^3", r"2^{1000}", "5!", "(n+1)!", "x != 3", r"1,\!000", r"\sum_{k=0}^{n-1} F_k F_{n-k-1}",
+     r"10^{\frac{-5+\sqrt{13}}{6}}", r"\begin{pmatrix}1 & 2 \\ 3 & 4\end{pmatrix}"],
+)
+def test_math_verify_gate_lets_real_answers_through(answer):
+    assert verify_accepts(answer)
 
 
 def test_whitelist_accepts_arithmetic():
@@ -176,7 +197,7 @@ def test_ctrl_c_mid_batch_leaves_no_stale_result():
     timer = threading.Timer(0.5, _thread.interrupt_main)
     timer.start()
     with pytest.raises(KeyboardInterrupt):
-        grade(f"</think>\\boxed{{{SLOW_PRED}}}", SLOW_GOLD, timeout=30)
+        grade(f"</think>\\boxed{{{SLOW_PRED}}}", SLOW_GOLD, timeout=30, grader="prm800k")
     timer.join()
     assert grade(r"</think>\boxed{3}", r"\sqrt{8}").reason == "mismatch"
     assert grade(r"</think>\boxed{2\sqrt{2}}", r"\sqrt{8}").reason == "sympy-equal"

@@ -1,10 +1,10 @@
 """A grading worker process: ``python -m polsplit_cli.eval.grading.worker PARENT_PID``.
 
 Started by ``pool.py``. It reads ``[job, timeout]`` messages on stdin, runs each step of a job
-(``symbolic.py``: the sympy check, math-verify's opinion) under a SIGALRM at ``timeout`` and
-answers ``{"sympy": verdict, "verify": opinion}`` on stdout. A verdict is "equal", "unequal",
-"unparseable", "timeout" or "error" (an exception on odd input); an opinion is true, false or
-null (no opinion), or "timeout" / "error"; None for a step the job did not ask for.
+(``symbolic.py``: the PRM800K path's sympy check, then math-verify unless sympy already proved
+equality) under a SIGALRM at ``timeout`` and answers ``{"sympy": verdict, "verify": verdict}``
+on stdout. A verdict is "equal", "unequal", "unparseable", "timeout" or "error" (an exception
+on odd input), or None for a step the job did not ask for or did not need.
 
 It ignores SIGINT (Ctrl-C is the parent's to handle), exits at the end of stdin, and exits
 within ``PARENT_POLL_S`` once its parent is gone even while busy.
@@ -34,7 +34,7 @@ def _on_alarm(signum, frame):
     raise _Alarm
 
 
-def _step(check: Callable[..., Any], *args: Any, timeout: float) -> Any:
+def _step(check: Callable[..., str], *args: Any, timeout: float) -> str:
     signal.setitimer(signal.ITIMER_REAL, timeout)
     try:
         try:
@@ -47,12 +47,12 @@ def _step(check: Callable[..., Any], *args: Any, timeout: float) -> Any:
         return "error"
 
 
-def run_job(job: dict[str, Any], timeout: float) -> dict[str, Any]:
+def run_job(job: dict[str, Any], timeout: float) -> dict[str, str | None]:
     sympy_verdict = verify_verdict = None
     if job.get("sympy") is not None:
         sympy_verdict = _step(symbolic.sympy_equal_all, job["sympy"], timeout=timeout)
-    if job.get("verify") is not None:
-        verify_verdict = _step(symbolic.math_verify_opinion, *job["verify"], timeout=timeout)
+    if job.get("verify") is not None and sympy_verdict != "equal":
+        verify_verdict = _step(symbolic.math_verify_equal, *job["verify"], timeout=timeout)
     return {"sympy": sympy_verdict, "verify": verify_verdict}
 
 
