@@ -38,8 +38,8 @@ THREADS = GRADING + textwrap.dedent("""
     print(*results[0], sep="\\n") if results == [results[0]] * 3 else print(results)
 """)
 EXPECTED = "sympy-equal\nmath-verify-equal\nsympy-equal,sympy-equal,sympy-equal\n"
-# ~15 s of simplify (test_grading_hostile.SLOW_GOLD), under a 60 s limit: a busy worker
-SLOW_ITEM = r'(r"</think>\boxed{(x+1)^{30}}", r"\frac{(x+y+1)^{50}}{(x-y)^{20}}")'
+# ~30 s of simplify (test_grading_hostile.SLOW_GOLD), under a 60 s limit: a busy worker
+SLOW_ITEM = r'(r"</think>\boxed{(13x-19)(x+1)^{30}}", r"(13x-19)\frac{(x+y+1)^{50}}{(x-y)^{20}}")'
 SLOW_JOB = f'grade(*{SLOW_ITEM}, timeout=60, grader="prm800k")'
 
 

@@ -7,11 +7,13 @@ import threading
 import time
 
 import pytest
+from sympy import Rational
 
 from polsplit_cli.eval.grading import GRADERS, grade, grade_many
 from polsplit_cli.eval.grading.pool import shared_pool
-from polsplit_cli.eval.grading.symbolic import Refused, build, sympy_equal
+from polsplit_cli.eval.grading.symbolic import PROBE, Refused, build, sympy_equal
 from polsplit_cli.eval.grading.whitelist import tokenize, verify_accepts
+from polsplit_cli.eval.grading.worker import settled
 
 QUICK_S = 4.0  # generous for a loaded 2-core machine; a hang would take minutes
 
@@ -124,9 +126,20 @@ def test_builder_refuses_huge_powers_quickly(expr):
     assert time.monotonic() - start < 1.0
 
 
+def test_sympy_proves_inequality_without_simplify_where_it_can():
+    assert sympy_equal("2sqrt(2)", "sqrt(7)") == "different"  # two constants
+    assert sympy_equal("x^2+6x+10", "(x+3)^2") == "different"  # apart at the sample point
+    assert sympy_equal("x^2", "sqrt(x^4)") == "unequal"  # equal at positive x: only simplify can tell
+    assert grade(r"</think>\boxed{\sqrt{x^4}}", "x^2").reason == "math-verify-equal"  # for real x
+    assert settled("equal", ["2", "x"]) and settled("different", ["x^2+6x+10", "(x+3)^2"])
+    assert not settled("different", [r"\frac{1}{3}", "0.333333"])  # math-verify forgives the 7th place
+    assert not settled("different", [r"\frac{x}{2y}", "x/2y"])  # an inline "/" may read otherwise
+    assert not settled("unequal", ["x^2", r"\sqrt{x^4}"]) and not settled(None, ["1", "2"])
+
+
 def test_builder_is_exact():
     assert sympy_equal("2sqrt(2)", "sqrt(8)") == "equal"
-    assert sympy_equal("1/3", "0.33") == "unequal"  # 0.33 is 33/100, not a float near 1/3
+    assert sympy_equal("1/3", "0.33") == "different"  # 0.33 is 33/100, not a float near 1/3
     assert sympy_equal("2^10", "1024") == "equal"
     assert sympy_equal("-x^2", "-(x^2)") == "equal"
     assert sympy_equal("2^3^2", "512") == "equal"  # right-associative
@@ -134,8 +147,14 @@ def test_builder_is_exact():
     assert sympy_equal("9^9^9^9", "1") == "unparseable"
 
 
-SLOW_GOLD = r"\frac{(x+y+1)^{50}}{(x-y)^{20}}"  # sympy needs ~15 s to simplify the difference
-SLOW_PRED = r"(x+1)^{30}"
+# Zero at the sample point of the sympy step (symbolic.PROBE, x = 19/13), so only simplify can tell them
+# apart, which takes ~30 s: a job that runs into any short time limit.
+SLOW_GOLD = r"(13x-19)\frac{(x+y+1)^{50}}{(x-y)^{20}}"
+SLOW_PRED = r"(13x-19)(x+1)^{30}"
+
+
+def test_slow_pair_is_zero_at_the_probe_point():
+    assert PROBE[0] == Rational(19, 13)
 
 
 def test_worker_time_limit_gives_timeout(caplog):

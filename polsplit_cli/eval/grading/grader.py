@@ -33,8 +33,8 @@ GRADERS = ("prm800k", "math-verify", "combined")
 DEFAULT_GRADER = "combined"
 DEFAULT_TIMEOUT_S = 5.0
 CHECKER_PACKAGES = ("math-verify", "latex2sympy2_extended", "sympy")  # their versions go into manifests
-_VERDICTS = {"equal": True, "unequal": False}
-_OUTCOMES = {"unequal": "mismatch", "unparseable": "unparseable", "timeout": "timeout", "error": "worker-error"}
+_VERDICTS = {"equal": True, "unequal": False, "different": False}
+_OUTCOMES = {"unequal": "mismatch", "different": "mismatch", "unparseable": "unparseable", "timeout": "timeout", "error": "worker-error"}
 _BACKSLASHES = re.compile(r"\\+")
 
 

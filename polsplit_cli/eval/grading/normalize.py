@@ -10,6 +10,7 @@ All functions are pure string work, safe in-process on answers of at most a few 
 
 from __future__ import annotations
 
+import functools
 import re
 
 MAX_LATEX_DEPTH = 50
@@ -28,6 +29,7 @@ def _braced(arg: str) -> str:
     return arg if arg.startswith("{") else "{" + arg + "}"
 
 
+@functools.lru_cache(maxsize=8192)  # a gold is compared with every response of its group
 def hendrycks_normalize(answer: str) -> str:
     """MATH's normalization: drop LaTeX sizing, units, ``x=``, spaces; canonical ``\\frac{a}{b}``."""
     text = answer.strip()
@@ -174,6 +176,7 @@ def _mixed_number(match: re.Match) -> str:
     return f"{sign}({whole}+{numerator}/{denominator})"
 
 
+@functools.lru_cache(maxsize=8192)
 def normalize(answer: str) -> str:
     """PRM800K-style normalization to a plain, lowercase, space-free expression string."""
     text = _TEXT_COMMAND.sub(r"\1", answer)

@@ -25,6 +25,7 @@ from polsplit_cli.eval.grading.whitelist import tokenize
 MAX_EXPONENT = 1000  # |numeric exponent| and its denominator
 MAX_POWER_BITS = 400_000  # bits of the largest number a power may produce
 MAX_NESTING = 50
+PROBE = (sympy.Rational(19, 13), sympy.Rational(23, 17))  # a point where different answers differ
 
 _LATEX_ONLY = [LatexExtractionConfig()]
 
@@ -140,8 +141,20 @@ def build(expr: str) -> sympy.Expr:
     return _Parser(tokens).parse()
 
 
+def _differs_at_a_point(difference: sympy.Expr) -> bool:
+    """Whether the difference is clearly non-zero at ``PROBE`` (symbols in name order): then the two
+    answers are different functions of real variables, whatever simplification would say."""
+    point = dict(zip(sorted(difference.free_symbols, key=str), PROBE, strict=False))
+    value = difference.subs(point).evalf(30)
+    return bool(value.is_Number and value.is_finite and abs(value) > 1e-12)
+
+
 def sympy_equal(gold: str, pred: str) -> str:
-    """"equal" | "unequal" | "unparseable": PRM800K's ``simplify(gold - pred) == 0``."""
+    """"equal" | "different" | "unequal" | "unparseable": PRM800K's ``simplify(gold - pred) == 0``.
+
+    "different" is an "unequal" proved without ``simplify``: the difference is a non-zero constant,
+    or non-zero at a sample point. ``simplify`` is only run when neither settles it.
+    """
     try:
         difference = build(gold) - build(pred)
     except Exception:  # Refused, or sympy arithmetic errors on odd input
@@ -149,19 +162,20 @@ def sympy_equal(gold: str, pred: str) -> str:
     try:
         if difference == 0:  # sympy's automatic evaluation often settles it: 2*sqrt(2) - sqrt(8)
             return "equal"
-        if not difference.free_symbols:  # a constant that is clearly not zero at 30 digits
-            value = difference.evalf(30)
-            if value.is_Number and abs(value) > 1e-12:
-                return "unequal"
+        if _differs_at_a_point(difference):
+            return "different"
         return "equal" if sympy.simplify(difference) == 0 else "unequal"
     except Exception:  # e.g. comparisons with nan from a division by zero
         return "unequal"
 
 
 def sympy_equal_all(pairs: list[tuple[str, str]]) -> str:
-    """The PRM800K path's verdict on a tuple's element pairs: "equal" only if every pair is."""
-    verdicts = (sympy_equal(gold, pred) for gold, pred in pairs)
-    return next((verdict for verdict in verdicts if verdict != "equal"), "equal")
+    """The PRM800K path's verdict on a tuple's element pairs: "equal" only if every pair is, else the
+    first other verdict ("different" only when every other pair is equal or different too)."""
+    verdicts = [sympy_equal(gold, pred) for gold, pred in pairs]
+    if all(verdict in ("equal", "different") for verdict in verdicts):
+        return "different" if "different" in verdicts else "equal"
+    return next(verdict for verdict in verdicts if verdict not in ("equal", "different"))
 
 
 @functools.lru_cache(maxsize=4096)  # a gold is shared by a question's whole group of responses

@@ -1,10 +1,11 @@
 """A grading worker process: ``python -m polsplit_cli.eval.grading.worker PARENT_PID``.
 
 Started by ``pool.py``. It reads ``[job, timeout]`` messages on stdin, runs each step of a job
-(``symbolic.py``: the PRM800K path's sympy check, then math-verify unless sympy already proved
-equality) under a SIGALRM at ``timeout`` and answers ``{"sympy": verdict, "verify": verdict}``
-on stdout. A verdict is "equal", "unequal", "unparseable", "timeout" or "error" (an exception
-on odd input), or None for a step the job did not ask for or did not need.
+(``symbolic.py``: the PRM800K path's sympy check, then math-verify unless sympy already settled
+it, see ``settled``) under a SIGALRM at ``timeout`` and answers
+``{"sympy": verdict, "verify": verdict}`` on stdout. A verdict is "equal", "unequal",
+"different", "unparseable", "timeout" or "error" (an exception on odd input), or None for a
+step the job did not ask for or did not need.
 
 It ignores SIGINT (Ctrl-C is the parent's to handle), exits at the end of stdin, and exits
 within ``PARENT_POLL_S`` once its parent is gone even while busy.
@@ -47,11 +48,20 @@ def _step(check: Callable[..., str], *args: Any, timeout: float) -> str:
         return "error"
 
 
+def settled(sympy_verdict: str | None, answers: list[str]) -> bool:
+    """Whether math-verify could still change the verdict: not after sympy proved equality, nor after it
+    proved the answers "different" -- unless one is written with a decimal point (math-verify forgives
+    rounding in the 7th place) or an inline ``/`` (``x/2y``, which the two parsers may read apart)."""
+    if sympy_verdict == "equal":
+        return True
+    return sympy_verdict == "different" and not any("." in answer or "/" in answer for answer in answers)
+
+
 def run_job(job: dict[str, Any], timeout: float) -> dict[str, str | None]:
     sympy_verdict = verify_verdict = None
     if job.get("sympy") is not None:
         sympy_verdict = _step(symbolic.sympy_equal_all, job["sympy"], timeout=timeout)
-    if job.get("verify") is not None and sympy_verdict != "equal":
+    if job.get("verify") is not None and not settled(sympy_verdict, job["verify"]):
         verify_verdict = _step(symbolic.math_verify_equal, *job["verify"], timeout=timeout)
     return {"sympy": sympy_verdict, "verify": verify_verdict}
 
