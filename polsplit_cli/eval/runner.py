@@ -23,12 +23,15 @@ from polsplit_cli.eval.backends.base import EntropySum, Generation, GenerationRe
 from polsplit_cli.eval.benchmarks import LoadedBenchmark
 from polsplit_cli.eval.benchmarks.base import Problem
 from polsplit_cli.eval.grading import DEFAULT_GRADER, DEFAULT_TIMEOUT_S, grader_manifest
+from polsplit_cli.eval.grading.extract import THINK_CLOSE, THINK_OPEN
 from polsplit_cli.modes import Mode, text_digest
 from polsplit_cli.runfiles import JsonlLog, write_json
 
 SAMPLES_FILE, SUMMARY_FILE, MANIFEST_FILE = "samples.jsonl", "summary.json", "manifest.json"
 DTYPES = ("auto", "float32", "bfloat16", "float16")  # --dtype of the model weights
 SEED_RULE = "sample j of problem p: (int(sha256(f'{seed}:{benchmark}:{problem_id}')[:8], 16) >> 1) + j"
+# grade the whole response of a model that never thinks; after </think> for those that do
+EVAL_ANSWER_REGION = "auto"
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,7 @@ class EvalSettings:
     entropy_chunk_size: int = 1024
     grading_timeout: float = DEFAULT_TIMEOUT_S
     grader: str = DEFAULT_GRADER
+    answer_region: str = EVAL_ANSWER_REGION
     command: str = ""
 
 
@@ -113,7 +117,7 @@ def build_manifest(settings: EvalSettings, previous: dict[str, Any] | None) -> d
                     "raw": "softmax(z)", "tempered": "softmax(z / temperature)",
                     "method": "in the sampling loop" if settings.backend == "hf" else "teacher-forced, chunked",
                     "chunk_size": settings.entropy_chunk_size},
-        "grading": grader_manifest(settings.grader, settings.grading_timeout),
+        "grading": grader_manifest(settings.grader, settings.answer_region, settings.grading_timeout),
         "versions": _versions(),
     }
 
@@ -125,7 +129,7 @@ def check_resume(settings: EvalSettings, previous: dict[str, Any]) -> None:
             raise UserError(f"--resume: {settings.out} was run with {field}={previous.get(field)!r}, "
                             f"now {now!r}; use a new --out")
     grading = previous.get("grading", {})
-    for field, now in (("grader", settings.grader),):
+    for field, now in (("grader", settings.grader), ("answer_region", settings.answer_region)):
         if field in grading and grading[field] != now:
             raise UserError(f"--resume: {settings.out} was graded with {field}={grading[field]!r}, now {now!r}; "
                             "use a new --out")
@@ -212,11 +216,13 @@ def _sample(settings: EvalSettings, pending: list, log: JsonlLog, progress) -> N
 
     backend, model, tokenizer = load_engine(settings)
     prompts: dict[tuple[str, str, str], list[int]] = {}  # rendered once per problem x mode
+    opens_thought: dict[tuple[str, str, str], bool] = {}
     requests, problems = [], {}
     for problem, mode, j in pending:
         prompt_key = (problem.benchmark, problem.id, mode.name)
         if prompt_key not in prompts:
             prompts[prompt_key] = render_prompt_ids(tokenizer, mode.messages(problem.user_text))
+            opens_thought[prompt_key] = prompt_opens_thought(tokenizer.decode(prompts[prompt_key][-16:]))
         problems[(*prompt_key, j)] = problem
         requests.append(GenerationRequest((*prompt_key, j), prompts[prompt_key],
                                           sample_seed(settings.sampling.seed, problem.benchmark, problem.id, j)))
@@ -230,8 +236,11 @@ def _sample(settings: EvalSettings, pending: list, log: JsonlLog, progress) -> N
         texts = [tokenizer.decode(g.token_ids, skip_special_tokens=True) for g in batch]
         owners = [problems[g.request.key] for g in batch]
         graded = [i for i, problem in enumerate(owners) if problem.kind != "creative"]
-        verdicts = grade_many([(texts[i], owners[i].gold, owners[i].kind, owners[i].n_options) for i in graded],
-                              timeout=settings.grading_timeout, grader=settings.grader)
+        turns = [THINK_OPEN + text if opens_thought[g.request.key[:3]] else text
+                 for g, text in zip(batch, texts, strict=True)]
+        verdicts = grade_many([(turns[i], owners[i].gold, owners[i].kind, owners[i].n_options) for i in graded],
+                              timeout=settings.grading_timeout, grader=settings.grader,
+                              answer_region=settings.answer_region)
         grades = dict(zip(graded, verdicts, strict=True))
         for i, generation in enumerate(batch):
             log.append(sample_record(settings.model, owners[i], generation, texts[i], entropies[i], grades.get(i)))
@@ -239,6 +248,12 @@ def _sample(settings: EvalSettings, pending: list, log: JsonlLog, progress) -> N
         if progress:
             progress(finished, len(requests))
     backend.close()
+
+
+def prompt_opens_thought(prompt_tail: str) -> bool:
+    """Whether the chat template opened the thought itself (the prompt ends inside ``<think>``, as
+    DeepSeek-R1's does): the response then holds no ``<think>``, and is graded as if it began with one."""
+    return prompt_tail.rfind(THINK_OPEN) > prompt_tail.rfind(THINK_CLOSE)
 
 
 def sample_record(model: str, problem: Problem, generation: Generation, text: str, entropy: EntropySum,

@@ -64,7 +64,7 @@ def test_two_modes_end_to_end(cli, tmp_path):
     assert manifest["modes"]["high-entropy"].strip()
     assert manifest["sampling"] == {"temperature": 0.6, "top_k": 20, "top_p": 0.95, "max_new_tokens": 24, "seed": 0}
     assert manifest["benchmarks"]["arithmetic"] == {"kind": "math", "problems": 4, "source": {"builtin": "arithmetic"}}
-    assert manifest["grading"] == {"grader": "combined", "timeout_s": 5.0,
+    assert manifest["grading"] == {"grader": "combined", "answer_region": "auto", "timeout_s": 5.0,
                                    "versions": {name: importlib.metadata.version(name)
                                                 for name in ("math-verify", "latex2sympy2_extended", "sympy")}}
     for r in records:  # each checker's verdict: the PRM800K path always runs; math-verify when it had to
@@ -119,6 +119,7 @@ def test_resume_after_kill_completes_without_duplicates(tmp_path):
     (["--data-file", str(FIXTURES / "not-there.jsonl")], "file not found"),
     (["--benchmarks", "arithmetic", "--top-p", "1.5"], "--top-p 1.5 is out of range"),
     (["--benchmarks", "arithmetic", "--grader", "exact"], "unknown --grader 'exact'"),
+    (["--benchmarks", "arithmetic", "--answer-region", "after"], "unknown --answer-region 'after'"),
     pytest.param(["--benchmarks", "arithmetic", "--backend", "vllm"], "vllm is not installed: pip install",
                  marks=pytest.mark.skipif(importlib.util.find_spec("vllm") is not None, reason="vllm is installed")),
 ])
@@ -164,3 +165,10 @@ def test_creative_prompts_are_generated_not_graded(tmp_path):
     assert [r["correct"] for r in _records(out)] == [None, None]
     assert json.loads(result.stdout)["benchmarks"]["creative"]["normal"]["accuracy"] is None
 
+
+def test_a_template_that_opens_the_thought_is_graded_as_thinking():
+    from polsplit_cli.eval.runner import prompt_opens_thought
+
+    assert prompt_opens_thought("<|im_start|>assistant\n<think>\n")  # DeepSeek-R1 style: the model's turn is a thought
+    assert not prompt_opens_thought("<|im_start|>assistant\n")  # Qwen3 thinks in its own words, or not at all
+    assert not prompt_opens_thought("<|im_start|>assistant\n<think>\n\n</think>\n\n")  # thinking switched off

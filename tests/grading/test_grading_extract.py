@@ -2,8 +2,8 @@
 
 import pytest
 
-from polsplit_cli.eval.grading import extract_answer, grade
-from polsplit_cli.eval.grading.extract import choice_letter
+from polsplit_cli.eval.grading import extract_answer, grade, grade_many
+from polsplit_cli.eval.grading.extract import choice_letter, region_text
 
 
 @pytest.mark.parametrize(
@@ -36,9 +36,40 @@ def test_extract_answer(response, answer, reason):
     assert extract_answer(response) == (answer, reason)
 
 
-def test_models_without_thinking_can_opt_out_of_the_think_close():
+@pytest.mark.parametrize(
+    ("response", "after_think", "whole", "auto"),
+    [
+        (r"<think>\boxed{1}</think>\boxed{2}", r"\boxed{2}", r"<think>\boxed{1}</think>\boxed{2}", r"\boxed{2}"),
+        (r"The answer is \boxed{4}", None, r"The answer is \boxed{4}", r"The answer is \boxed{4}"),  # no thinking
+        (r"<think>long \boxed{4} never closed", None, r"<think>long \boxed{4} never closed", None),  # truncated
+        (r"a </think> b", " b", "a </think> b", " b"),  # a template that opened <think> in the prompt
+    ],
+)
+def test_answer_regions(response, after_think, whole, auto):
+    assert region_text(response, "after-think") == after_think
+    assert region_text(response, "whole") == whole
+    assert region_text(response, "auto") == auto
+
+
+def test_models_without_thinking_are_graded_with_an_answer_region():
+    assert extract_answer(r"The answer is \boxed{4}", answer_region="auto") == ("4", "ok")
+    assert extract_answer(r"The answer is \boxed{4}") == (None, "no-think-close")  # the RL rewards' default
+    assert grade(r"The answer is \boxed{4}", "4", answer_region="auto").correct
+    assert grade(r"<think>so \boxed{4}", "4", answer_region="auto").reason == "no-think-close"
+    assert grade(r"<think>so \boxed{4}", "4", answer_region="whole").correct
+    assert [g.correct for g in grade_many([(r"\boxed{4}", "4"), (r"</think>\boxed{4}", "4")],
+                                          answer_region="auto")] == [True, True]
+    with pytest.raises(ValueError, match="answer_region"):
+        extract_answer("x", answer_region="after")
+
+
+def test_require_think_close_is_the_older_spelling():
     assert extract_answer(r"The answer is \boxed{4}", require_think_close=False) == ("4", "ok")
     assert extract_answer(r"a </think> b \boxed{5}", require_think_close=False) == ("5", "ok")
+    assert extract_answer(r"\boxed{5}", require_think_close=True) == (None, "no-think-close")
+    assert grade(r"\boxed{4}", "4", require_think_close=False).correct
+    with pytest.raises(ValueError, match="contradicts"):
+        extract_answer("x", answer_region="auto", require_think_close=True)
 
 
 def test_grade_reports_extraction_failures():

@@ -64,7 +64,7 @@ def test_checkpoint_is_a_loadable_model_and_manifest_names_the_run(tmp_path):
     assert manifest["modes"]["high-entropy"] == trainer.modes[1].digest
     assert manifest["versions"]["torch"] == torch.__version__
     assert manifest["config"]["grader"] == "combined"  # the reward's grader and its checkers' versions
-    assert manifest["grading"]["grader"] == "combined"
+    assert manifest["grading"]["grader"] == "combined" and manifest["grading"]["answer_region"] == "after-think"
     assert manifest["grading"]["versions"]["math-verify"] == importlib.metadata.version("math-verify")
 
 

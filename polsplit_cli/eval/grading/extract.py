@@ -1,4 +1,4 @@
-"""Where the answer is: the text after the last ``</think>``, then its final ``\\boxed{...}``.
+"""Where the answer is: the answer region of a response, then its final ``\\boxed{...}``.
 
 Everything here is linear-time string scanning, safe to run in-process on untrusted text
 of any length.
@@ -9,7 +9,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-THINK_CLOSE = "</think>"
+THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
+ANSWER_REGIONS = ("after-think", "whole", "auto")
+DEFAULT_ANSWER_REGION = "after-think"  # the RL rewards' rule: a thought that never closed earns nothing
 MAX_ANSWER_CHARS = 1000  # longer boxed contents are refused ("too-long"), never parsed
 MAX_CONNECTOR_CHARS = 40  # "\quad \text{and} \quad" between two boxes of one answer
 
@@ -26,12 +28,22 @@ _CHOICE = re.compile(r"\(?([A-Za-z])\)?(?:[.,:;)]\s*.*|\s+.*)?", re.S)
 _QUOTES = "\"'`*“”‘’ "
 
 
-def answer_region(response: str, *, require_think_close: bool = True) -> str | None:
-    """The text after the last ``</think>``; None when it is missing and required (truncated output)."""
+def region_text(response: str, region: str = DEFAULT_ANSWER_REGION) -> str | None:
+    """The part of a response that holds its answer; None for a truncated thought.
+
+    "after-think": after the last ``</think>``; none there means the thought never ended.
+    "whole": the whole response (a model that does not think).
+    "auto": after the last ``</think>`` if there is one; the whole response if there is no
+    ``<think>`` tag at all; None if a ``<think>`` opened and never closed.
+    """
+    if region not in ANSWER_REGIONS:
+        raise ValueError(f"answer_region must be one of {ANSWER_REGIONS}, got {region!r}")
+    if region == "whole":
+        return response
     cut = response.rfind(THINK_CLOSE)
-    if cut < 0:
-        return None if require_think_close else response
-    return response[cut + len(THINK_CLOSE) :]
+    if cut >= 0:
+        return response[cut + len(THINK_CLOSE) :]
+    return response if region == "auto" and THINK_OPEN not in response else None
 
 
 def _boxes(text: str) -> Iterator[tuple[int, int, str | None]]:
@@ -92,16 +104,30 @@ def last_boxed(text: str) -> tuple[str | None, str]:
     return _unbox(", ".join(parts)), "ok"
 
 
-def extract_answer(response: str, *, require_think_close: bool = True) -> tuple[str | None, str]:
+def extract_answer(response: str, *, answer_region: str = DEFAULT_ANSWER_REGION,
+                   require_think_close: bool | None = None) -> tuple[str | None, str]:
     """The boxed final answer of a response, or None with the reason ("no-think-close",
-    "no-boxed", "unbalanced", "too-long"); the reason is "ok" when an answer was found."""
-    region = answer_region(response, require_think_close=require_think_close)
-    if region is None:
+    "no-boxed", "unbalanced", "too-long"); the reason is "ok" when an answer was found.
+
+    ``require_think_close`` is the older spelling: True is "after-think", False is "whole".
+    """
+    text = region_text(response, resolve_region(answer_region, require_think_close))
+    if text is None:
         return None, "no-think-close"
-    answer, reason = last_boxed(region)
+    answer, reason = last_boxed(text)
     if answer is not None and len(answer) > MAX_ANSWER_CHARS:
         return None, "too-long"
     return answer, reason
+
+
+def resolve_region(answer_region: str, require_think_close: bool | None) -> str:
+    """The region named by either keyword; both given and different is an error."""
+    if require_think_close is None:
+        return answer_region
+    legacy = "after-think" if require_think_close else "whole"
+    if answer_region not in ("after-think", legacy):
+        raise ValueError(f"require_think_close={require_think_close} contradicts answer_region={answer_region!r}")
+    return legacy
 
 
 def choice_letter(answer: str) -> str | None:

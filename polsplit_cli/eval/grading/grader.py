@@ -21,7 +21,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from polsplit_cli.eval.grading.extract import choice_letter, extract_answer, last_boxed
+from polsplit_cli.eval.grading.extract import (
+    DEFAULT_ANSWER_REGION,
+    choice_letter,
+    extract_answer,
+    last_boxed,
+    resolve_region,
+)
 from polsplit_cli.eval.grading.math_grader import brackets_conflict, numeric_verdict, plan_math
 from polsplit_cli.eval.grading.pool import Job, default_workers, shared_pool
 from polsplit_cli.eval.grading.whitelist import verify_accepts
@@ -60,10 +66,10 @@ class Grade:
 GradeItem = Mapping[str, Any] | Sequence[Any]
 
 
-def grader_manifest(grader: str, timeout: float) -> dict[str, Any]:
-    """How a run graded, for its manifest.json: grader, time limit, checker versions."""
+def grader_manifest(grader: str, answer_region: str, timeout: float) -> dict[str, Any]:
+    """How a run graded, for its manifest.json: grader, answer region, time limit, checker versions."""
     versions = {package: package_version(package) for package in CHECKER_PACKAGES}
-    return {"grader": grader, "timeout_s": timeout, "versions": versions}
+    return {"grader": grader, "answer_region": answer_region, "timeout_s": timeout, "versions": versions}
 
 
 def _unpack(item: GradeItem) -> tuple[str, str, str, int | None]:
@@ -156,25 +162,30 @@ def grade_many(
     timeout: float = DEFAULT_TIMEOUT_S,
     workers: int | None = None,
     grader: str = DEFAULT_GRADER,
-    require_think_close: bool = True,
+    answer_region: str = DEFAULT_ANSWER_REGION,
+    require_think_close: bool | None = None,
 ) -> list[Grade]:
     """Grade many responses; the worker steps run in parallel over ``workers`` processes.
 
     ``items``: dicts ``{"response", "gold", "kind"="math", "n_options"=None}`` or tuples
-    ``(response, gold[, kind[, n_options]])``. ``grader``: one of ``GRADERS``. ``timeout`` bounds each worker step (seconds of wall clock); a step that runs out gives no
+    ``(response, gold[, kind[, n_options]])``. ``grader``: one of ``GRADERS``. ``answer_region``:
+    "after-think" (a response without ``</think>`` is a truncated thought, incorrect), "whole"
+    or "auto" (see ``extract.region_text``); ``require_think_close`` is its older spelling.
+    ``timeout`` bounds each worker step (seconds of wall clock); a step that runs out gives no
     verdict, and an answer no checker proved equal is then incorrect with reason "timeout".
     """
     if timeout <= 0:
         raise ValueError(f"timeout must be positive, got {timeout}")
     if grader not in GRADERS:
         raise ValueError(f"grader must be one of {GRADERS}, got {grader!r}")
+    region = resolve_region(answer_region, require_think_close)
     grades: list[Grade] = []
     jobs: list[Job] = []
     owners: list[int] = []
     for index, item in enumerate(items):
         response, gold, kind, n_options = _unpack(item)
         gold = _gold_letter(gold) if kind == "choice" else gold_answer(gold)
-        extracted, reason = extract_answer(response, require_think_close=require_think_close)
+        extracted, reason = extract_answer(response, answer_region=region)
         if extracted is None:
             grades.append(Grade(False, None, reason))
         elif kind == "choice":
@@ -199,8 +210,9 @@ def grade(
     n_options: int | None = None,
     timeout: float = DEFAULT_TIMEOUT_S,
     grader: str = DEFAULT_GRADER,
-    require_think_close: bool = True,
+    answer_region: str = DEFAULT_ANSWER_REGION,
+    require_think_close: bool | None = None,
 ) -> Grade:
     """Grade one response against its gold answer (see ``grade_many``); uses one shared worker."""
     return grade_many([(response, gold, kind, n_options)], timeout=timeout, workers=1, grader=grader,
-                      require_think_close=require_think_close)[0]
+                      answer_region=answer_region, require_think_close=require_think_close)[0]
