@@ -83,9 +83,14 @@ def eval_command(
     gpu_memory_utilization: float = typer.Option(0.7, "--gpu-memory-utilization", help="vllm: share of GPU memory "
                                                  "it reserves; the rest holds the entropy scorer's copy of the model."),
     entropy_chunk_size: int = typer.Option(1024, "--entropy-chunk-size", help="Positions per output-layer chunk."),
-    grading_timeout: float = typer.Option(5.0, "--grading-timeout", help="Seconds per graded answer (hard limit)."),
-    second_opinion: bool = typer.Option(True, "--second-opinion/--no-second-opinion",
-                                        help="Also record math-verify's verdict on math answers."),
+    grading_timeout: float = typer.Option(None, "--grading-timeout", help="Seconds per checker step of a graded "
+                                          "answer (hard limit; default 5)."),
+    grader: str = typer.Option(None, "--grader", help="Math grader: combined (default: the PRM800K-style path, "
+                               "then math-verify; right if either proves equality), prm800k (the paper's reward) "
+                               "or math-verify."),
+    answer_region: str = typer.Option(None, "--answer-region", help="Where the answer is: auto (default: after the "
+                                      "last </think>, or the whole response when it has no <think> tag at all), "
+                                      "after-think (no </think> = truncated, incorrect) or whole."),
     out: Path = typer.Option(None, "--out", help="Results folder (default: runs/eval-<timestamp>)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out, skipping finished samples."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
@@ -96,6 +101,7 @@ def eval_command(
 
     from polsplit_cli.eval.backends import BACKENDS
     from polsplit_cli.eval.backends.base import SamplingConfig
+    from polsplit_cli.eval.grading import ANSWER_REGIONS, GRADERS
     from polsplit_cli.eval.report import render_table, summarize
     from polsplit_cli.eval.runner import DTYPES, SUMMARY_FILE, EvalSettings
     from polsplit_cli.runfiles import write_json
@@ -114,6 +120,11 @@ def eval_command(
         raise missing_extra("vllm", "vllm")
     if dtype not in DTYPES:
         raise UserError(f"unknown --dtype '{dtype}': use auto, float32, bfloat16 or float16")
+    if grading_timeout is not None and not grading_timeout > 0:
+        raise UserError(f"--grading-timeout must be positive, got {grading_timeout}")
+    for name, value, allowed in (("grader", grader, GRADERS), ("answer-region", answer_region, ANSWER_REGIONS)):
+        if value is not None and value not in allowed:
+            raise UserError(f"unknown --{name} '{value}': use one of {', '.join(allowed)}")
     for name, value in (("batch-size", batch_size), ("tensor-parallel-size", tensor_parallel_size),
                         ("entropy-chunk-size", entropy_chunk_size)):
         if value < 1:
@@ -131,7 +142,9 @@ def eval_command(
         model=model, benchmarks=loaded, modes=mode_list, n=int(protocol["n"]), sampling=sampling,
         backend=backend, out=out_dir, resume=resume, batch_size=batch_size, device=device,
         dtype=dtype, tensor_parallel_size=tensor_parallel_size, gpu_memory_utilization=gpu_memory_utilization,
-        entropy_chunk_size=entropy_chunk_size, grading_timeout=grading_timeout, second_opinion=second_opinion,
+        entropy_chunk_size=entropy_chunk_size,
+        **{key: value for key, value in (("grading_timeout", grading_timeout), ("grader", grader),
+                                         ("answer_region", answer_region)) if value is not None},
         command=" ".join(["polsplit", *sys.argv[1:]]),
     )
     err = Console(stderr=True)

@@ -22,12 +22,16 @@ from polsplit_cli.eval.backends import resolve_backend
 from polsplit_cli.eval.backends.base import EntropySum, Generation, GenerationRequest, SamplingConfig
 from polsplit_cli.eval.benchmarks import LoadedBenchmark
 from polsplit_cli.eval.benchmarks.base import Problem
+from polsplit_cli.eval.grading import DEFAULT_GRADER, DEFAULT_TIMEOUT_S, grader_manifest
+from polsplit_cli.eval.grading.extract import THINK_CLOSE, THINK_OPEN
 from polsplit_cli.modes import Mode, text_digest
 from polsplit_cli.runfiles import JsonlLog, write_json
 
 SAMPLES_FILE, SUMMARY_FILE, MANIFEST_FILE = "samples.jsonl", "summary.json", "manifest.json"
 DTYPES = ("auto", "float32", "bfloat16", "float16")  # --dtype of the model weights
 SEED_RULE = "sample j of problem p: (int(sha256(f'{seed}:{benchmark}:{problem_id}')[:8], 16) >> 1) + j"
+# grade the whole response of a model that never thinks; after </think> for those that do
+EVAL_ANSWER_REGION = "auto"
 
 
 @dataclass(frozen=True)
@@ -46,8 +50,9 @@ class EvalSettings:
     tensor_parallel_size: int = 1
     gpu_memory_utilization: float = 0.7
     entropy_chunk_size: int = 1024
-    grading_timeout: float = 5.0
-    second_opinion: bool = True
+    grading_timeout: float = DEFAULT_TIMEOUT_S
+    grader: str = DEFAULT_GRADER
+    answer_region: str = EVAL_ANSWER_REGION
     command: str = ""
 
 
@@ -112,17 +117,22 @@ def build_manifest(settings: EvalSettings, previous: dict[str, Any] | None) -> d
                     "raw": "softmax(z)", "tempered": "softmax(z / temperature)",
                     "method": "in the sampling loop" if settings.backend == "hf" else "teacher-forced, chunked",
                     "chunk_size": settings.entropy_chunk_size},
-        "grading": {"timeout_s": settings.grading_timeout, "second_opinion": settings.second_opinion},
+        "grading": grader_manifest(settings.grader, settings.answer_region, settings.grading_timeout),
         "versions": _versions(),
     }
 
 
 def check_resume(settings: EvalSettings, previous: dict[str, Any]) -> None:
-    """A resumed run must keep the model, sampling, n and the system text of every mode it reuses."""
+    """A resumed run must keep the model, sampling, n, the grading and the system text of every mode it reuses."""
     for field, now in (("model", settings.model), ("sampling", settings.sampling.as_dict()), ("n", settings.n)):
         if previous.get(field) != now:
             raise UserError(f"--resume: {settings.out} was run with {field}={previous.get(field)!r}, "
                             f"now {now!r}; use a new --out")
+    grading = previous.get("grading", {})
+    for field, now in (("grader", settings.grader), ("answer_region", settings.answer_region)):
+        if field in grading and grading[field] != now:
+            raise UserError(f"--resume: {settings.out} was graded with {field}={grading[field]!r}, now {now!r}; "
+                            "use a new --out")
     for mode in settings.modes:
         if mode.name in previous.get("modes", {}) and previous["modes"][mode.name] != mode.system:
             raise UserError(f"--resume: mode '{mode.name}' had a different system text in {settings.out}")
@@ -206,11 +216,13 @@ def _sample(settings: EvalSettings, pending: list, log: JsonlLog, progress) -> N
 
     backend, model, tokenizer = load_engine(settings)
     prompts: dict[tuple[str, str, str], list[int]] = {}  # rendered once per problem x mode
+    opens_thought: dict[tuple[str, str, str], bool] = {}
     requests, problems = [], {}
     for problem, mode, j in pending:
         prompt_key = (problem.benchmark, problem.id, mode.name)
         if prompt_key not in prompts:
             prompts[prompt_key] = render_prompt_ids(tokenizer, mode.messages(problem.user_text))
+            opens_thought[prompt_key] = prompt_opens_thought(tokenizer.decode(prompts[prompt_key][-16:]))
         problems[(*prompt_key, j)] = problem
         requests.append(GenerationRequest((*prompt_key, j), prompts[prompt_key],
                                           sample_seed(settings.sampling.seed, problem.benchmark, problem.id, j)))
@@ -224,8 +236,11 @@ def _sample(settings: EvalSettings, pending: list, log: JsonlLog, progress) -> N
         texts = [tokenizer.decode(g.token_ids, skip_special_tokens=True) for g in batch]
         owners = [problems[g.request.key] for g in batch]
         graded = [i for i, problem in enumerate(owners) if problem.kind != "creative"]
-        verdicts = grade_many([(texts[i], owners[i].gold, owners[i].kind, owners[i].n_options) for i in graded],
-                              timeout=settings.grading_timeout, second_opinion=settings.second_opinion)
+        turns = [THINK_OPEN + text if opens_thought[g.request.key[:3]] else text
+                 for g, text in zip(batch, texts, strict=True)]
+        verdicts = grade_many([(turns[i], owners[i].gold, owners[i].kind, owners[i].n_options) for i in graded],
+                              timeout=settings.grading_timeout, grader=settings.grader,
+                              answer_region=settings.answer_region)
         grades = dict(zip(graded, verdicts, strict=True))
         for i, generation in enumerate(batch):
             log.append(sample_record(settings.model, owners[i], generation, texts[i], entropies[i], grades.get(i)))
@@ -233,6 +248,12 @@ def _sample(settings: EvalSettings, pending: list, log: JsonlLog, progress) -> N
         if progress:
             progress(finished, len(requests))
     backend.close()
+
+
+def prompt_opens_thought(prompt_tail: str) -> bool:
+    """Whether the chat template opened the thought itself (the prompt ends inside ``<think>``, as
+    DeepSeek-R1's does): the response then holds no ``<think>``, and is graded as if it began with one."""
+    return prompt_tail.rfind(THINK_OPEN) > prompt_tail.rfind(THINK_CLOSE)
 
 
 def sample_record(model: str, problem: Problem, generation: Generation, text: str, entropy: EntropySum,
@@ -258,7 +279,8 @@ def sample_record(model: str, problem: Problem, generation: Generation, text: st
         "extracted": grade.extracted if grade is not None else None,
         "correct": bool(grade.correct) if grade is not None else None,
         "grade_reason": grade.reason if grade is not None else None,
-        "grade_second_opinion": grade.second_opinion if grade is not None else None,
+        "grade_prm800k": grade.prm800k if grade is not None else None,
+        "grade_math_verify": grade.math_verify if grade is not None else None,
         "entropy_bits_sum": entropy.bits,
         "entropy_bits_sum_tempered": entropy.bits_tempered,
         "entropy_tokens": entropy.tokens,

@@ -51,6 +51,8 @@ def train_command(
     sharing: bool = typer.Option(None, "--sharing/--no-sharing", help="Train every response under both prompts."),
     temperature: float = typer.Option(None, "--temperature", help="Rollout sampling temperature."),
     max_new_tokens: int = typer.Option(None, "--max-new-tokens", help="Longest response (tokens)."),
+    grader: str = typer.Option(None, "--grader", help="Reward grader: combined (default: PRM800K-style path, then "
+                               "math-verify), prm800k (the paper's reward) or math-verify."),
     seed: int = typer.Option(None, "--seed", help="Seed of data order, sampling and initialisation."),
     out: Path = typer.Option(None, "--out", help="Run folder (default: runs/train-<timestamp>)."),
     resume: Path = typer.Option(None, "--resume", help="Continue the run in this folder from its last checkpoint."),
@@ -69,7 +71,7 @@ def train_command(
     flags = dict(algo=algo, model=model, data=data, steps=steps, group_size=group_size,
                  questions_per_step=questions_per_step, lr=lr, eta=eta, kappa=kappa, alpha=alpha,
                  eta_normal=eta_normal, clip_placement=clip_placement, estimator=estimator, sharing=sharing,
-                 temperature=temperature, max_new_tokens=max_new_tokens, seed=seed, device=device)
+                 temperature=temperature, max_new_tokens=max_new_tokens, grader=grader, seed=seed, device=device)
     given = {key: value for key, value in flags.items() if value is not None}
     if backend == "verl":
         raise typer.Exit(_launch_verl(given, config, overrides, dry_run, out, resume))

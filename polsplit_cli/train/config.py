@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from polsplit_cli.errors import UserError
+from polsplit_cli.eval.grading import DEFAULT_GRADER, GRADERS
 from polsplit_cli.resources import config_path
 from polsplit_cli.train.knobs import MethodKnobs
 
@@ -52,6 +53,8 @@ class TrainConfig(MethodKnobs):
     top_p: float = 1.0
     top_k: int = -1  # -1 or 0: off
     max_new_tokens: int = 48
+    # reward
+    grader: str = DEFAULT_GRADER  # "prm800k" is the paper's reward (docs/grading.md)
     # baselines verl runs itself (SPEC §6)
     entropy_coeff: float = 0.003
     clip_cov_ratio: float = 0.0002
@@ -193,7 +196,7 @@ def validate(config: TrainConfig) -> None:
     if not config.lr > 0 or not config.temperature > 0 or not 0 < config.top_p <= 1:
         raise UserError("lr and temperature must be > 0 and top_p in (0, 1]")
     for name, allowed in (("loss_agg", LOSS_AGG_MODES), ("device", DEVICES), ("dtype", DTYPES),
-                          ("clip_placement", CLIP_PLACEMENTS), ("estimator", ESTIMATORS)):
+                          ("clip_placement", CLIP_PLACEMENTS), ("estimator", ESTIMATORS), ("grader", GRADERS)):
         if getattr(config, name) not in allowed:
             raise UserError(f"{name} must be one of {', '.join(allowed)}, got {getattr(config, name)!r}")
 

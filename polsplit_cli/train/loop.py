@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from polsplit_cli import algo
 from polsplit_cli.algo import HIGH_ENTROPY, NORMAL
 from polsplit_cli.errors import UserError
+from polsplit_cli.eval.grading import DEFAULT_ANSWER_REGION, DEFAULT_TIMEOUT_S, grade_many, grader_manifest
 from polsplit_cli.modes import NORMAL as NORMAL_MODE_NAME
 from polsplit_cli.modes import get_mode
 from polsplit_cli.prompts import math_task
@@ -185,10 +186,8 @@ class Trainer:
 
     def _grade(self, responses: list[list[int]], golds: list[str]) -> torch.Tensor:
         """1.0 / 0.0 per response from the project's grader (the final boxed answer after </think>)."""
-        from polsplit_cli.eval.grading import grade_many
-
         texts = self.tokenizer.batch_decode(responses, skip_special_tokens=True)
-        grades = grade_many(list(zip(texts, golds, strict=True)))
+        grades = grade_many(list(zip(texts, golds, strict=True)), grader=self.config.grader)
         return torch.tensor([1.0 if g.correct else 0.0 for g in grades])
 
     @torch.no_grad()
@@ -498,6 +497,7 @@ def write_manifest(trainer: Trainer, *, status: str, extra: dict[str, Any] | Non
         "model": str(resolve_model_path(trainer.config.model)),
         "seeds": {"seed": trainer.config.seed, "sampler": trainer.config.seed, "algorithm": trainer.config.seed + 1},
         "versions": package_versions(),
+        "grading": grader_manifest(trainer.config.grader, DEFAULT_ANSWER_REGION, DEFAULT_TIMEOUT_S),
         "modes": {mode.name: mode.digest for mode in trainer.modes.values()},
         "data": trainer.task.name,
         "status": status,

@@ -3,6 +3,7 @@ and one-line errors (exit 2) for bad input."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 import json
 import os
@@ -18,7 +19,7 @@ import pytest
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 RECORD_KEYS = {"benchmark", "problem_id", "mode", "sample", "model", "question", "user_text", "seed", "prompt_hash",
                "prompt_token_ids", "response_token_ids", "response", "response_tokens", "finish_reason", "gold",
-               "extracted", "correct", "grade_reason", "grade_second_opinion", "entropy_bits_sum", "entropy_bits_sum_tempered",
+               "extracted", "correct", "grade_reason", "grade_prm800k", "grade_math_verify", "entropy_bits_sum", "entropy_bits_sum_tempered",
                "entropy_tokens"}
 
 
@@ -63,6 +64,12 @@ def test_two_modes_end_to_end(cli, tmp_path):
     assert manifest["modes"]["high-entropy"].strip()
     assert manifest["sampling"] == {"temperature": 0.6, "top_k": 20, "top_p": 0.95, "max_new_tokens": 24, "seed": 0}
     assert manifest["benchmarks"]["arithmetic"] == {"kind": "math", "problems": 4, "source": {"builtin": "arithmetic"}}
+    assert manifest["grading"] == {"grader": "combined", "answer_region": "auto", "timeout_s": 5.0,
+                                   "versions": {name: importlib.metadata.version(name)
+                                                for name in ("math-verify", "latex2sympy2_extended", "sympy")}}
+    for r in records:  # each checker's verdict: the PRM800K path always runs; math-verify when it had to
+        assert r["grade_prm800k"] in (True, False, None) and r["grade_math_verify"] in (True, False, None)
+        assert r["correct"] == bool(r["grade_prm800k"] or r["grade_math_verify"]) or r["grade_reason"] == "numeric-equal"
     summary = json.loads((out / "summary.json").read_text())
     assert set(summary["benchmarks"]["arithmetic"]) == {"normal", "high-entropy"}
 
@@ -73,6 +80,8 @@ def test_two_modes_end_to_end(cli, tmp_path):
 
     refused = cli(*common, "--n", "2", "--max-new-tokens", "25", "--resume")
     assert refused.returncode == 2 and "use a new --out" in refused.stderr
+    regraded = cli(*common, "--n", "2", "--max-new-tokens", "24", "--grader", "prm800k", "--resume")
+    assert regraded.returncode == 2 and "graded with grader='combined'" in regraded.stderr
     not_resumed = cli(*common, "--n", "2", "--max-new-tokens", "24")
     assert not_resumed.returncode == 2 and "pass --resume" in not_resumed.stderr
 
@@ -109,6 +118,8 @@ def test_resume_after_kill_completes_without_duplicates(tmp_path):
     (["--benchmarks", "arithmetic", "--mode", "chaotic"], "unknown mode 'chaotic'"),
     (["--data-file", str(FIXTURES / "not-there.jsonl")], "file not found"),
     (["--benchmarks", "arithmetic", "--top-p", "1.5"], "--top-p 1.5 is out of range"),
+    (["--benchmarks", "arithmetic", "--grader", "exact"], "unknown --grader 'exact'"),
+    (["--benchmarks", "arithmetic", "--answer-region", "after"], "unknown --answer-region 'after'"),
     pytest.param(["--benchmarks", "arithmetic", "--backend", "vllm"], "vllm is not installed: pip install",
                  marks=pytest.mark.skipif(importlib.util.find_spec("vllm") is not None, reason="vllm is installed")),
 ])
@@ -153,3 +164,11 @@ def test_creative_prompts_are_generated_not_graded(tmp_path):
     assert result.exit_code == 0, result.output
     assert [r["correct"] for r in _records(out)] == [None, None]
     assert json.loads(result.stdout)["benchmarks"]["creative"]["normal"]["accuracy"] is None
+
+
+def test_a_template_that_opens_the_thought_is_graded_as_thinking():
+    from polsplit_cli.eval.runner import prompt_opens_thought
+
+    assert prompt_opens_thought("<|im_start|>assistant\n<think>\n")  # DeepSeek-R1 style: the model's turn is a thought
+    assert not prompt_opens_thought("<|im_start|>assistant\n")  # Qwen3 thinks in its own words, or not at all
+    assert not prompt_opens_thought("<|im_start|>assistant\n<think>\n\n</think>\n\n")  # thinking switched off

@@ -2,7 +2,9 @@
 
 import pytest
 
-from polsplit_cli.eval.grading import grade, grade_many
+from polsplit_cli.eval.grading import GRADERS, grade, grade_many
+from polsplit_cli.eval.grading.grader import gold_answer
+from polsplit_cli.eval.grading.math_grader import brackets_conflict, numeric_verdict
 from polsplit_cli.eval.grading.normalize import hendrycks_normalize, latex_to_plain, normalize
 
 
@@ -51,13 +53,19 @@ EQUIVALENT = [
     (r"\{1,2\}", "1,2"),
 ]
 
-NOT_EQUIVALENT = [
+NOT_EQUIVALENT = [  # wrong under every grader
     ("[0,1]", "(0,1)"),
     ("(0,1)", "[0,1]"),
+    ("(1,3)", r"\{1,3\}"),  # a pair (or interval) is not a set, whatever math-verify says
     ("2", "-2"),
     (r"\frac{1}{3}", "0.33"),
-    (r"\frac{1}{3}", "0.333333"),
-    (r"\frac{2}{4}", r"\frac{1}{2}"),  # PRM800K is strict about unreduced fractions
+    (r"\frac{1}{3}", "0.33333"),  # 5 decimal places are not enough
+    ("7 = 11a+c", "11a+c"),  # an equation is not its right-hand side
+    ("32349", "32, 349"),  # comma and space: two numbers
+    ("5", "2x+1=5"),  # math-verify alone unwraps any equation in the prediction
+    ("5", r"5 \text{ or } 6"),  # a hedge: MATH's unit rule used to drop " or 6"
+    ("5", r"\boxed{5} \text{ or } \boxed{6}"),
+    ("5", "6"),
     (r"\sqrt[3]{2}", r"\sqrt{2}"),  # pylatexenc would render both as sqrt(2)
     (r"\frac{x+1}{2}", r"x+\frac{1}{2}"),  # ... and these both as x+1/2
     (r"2\sqrt{2}", r"\sqrt{2}"),
@@ -71,24 +79,110 @@ NOT_EQUIVALENT = [
 ]
 
 
+# Where the paper's PRM800K-style reward is stricter than the combined grader (docs/grading.md):
+# (gold, prediction, prm800k's verdict, combined's verdict)
+DECISIONS = [
+    (r"\frac{1}{2}", r"\frac{2}{4}", False, True),  # an unreduced fraction has the value
+    ("16", "2^4", False, True),  # an integer written as an expression
+    (r"\frac{1}{3}", "0.333333", False, True),  # a decimal agreeing to 6 places ...
+    (r"\frac{1}{3}", "0.33", False, False),  # ... not to 2
+    (r"\sqrt{2}", "1.414214", False, True),
+    ("0.1", r"10\%", False, True),  # a percent of a gold that is a fraction of one
+    ("0.28", "28", False, False),  # but no percent sign, no percent reading
+    ("1, 2, 3", "3, 2, 1", False, True),  # a bare list of answers is unordered ...
+    ("(1,2)", "(2,1)", False, False),  # ... an ordered pair is not
+    ("x >= 5", r"x \geq 5", False, True),  # forms only math-verify reads
+    (r"\sec^2 y", r"\tan^2 y+1", False, True),
+]
+
+
 @pytest.mark.parametrize(("gold", "pred"), EQUIVALENT)
-def test_equivalent_forms_are_correct(gold, pred):
-    result = grade(respond(pred), gold)
+@pytest.mark.parametrize("grader", ["prm800k", "combined"])
+def test_equivalent_forms_are_correct(gold, pred, grader):
+    result = grade(respond(pred), gold, grader=grader)
     assert result.correct, (gold, pred, result)
-    assert result.reason in ("match", "sympy-equal")
+    assert result.reason in ("match", "sympy-equal", "numeric-equal")
     assert result.extracted == pred.strip()
 
 
 @pytest.mark.parametrize(("gold", "pred"), NOT_EQUIVALENT)
-def test_wrong_answers_are_incorrect(gold, pred):
-    result = grade(respond(pred), gold)
+@pytest.mark.parametrize("grader", GRADERS)
+def test_wrong_answers_are_incorrect(gold, pred, grader):
+    result = grade(respond(pred), gold, grader=grader)
     assert not result.correct, (gold, pred, result)
     assert result.reason in ("mismatch", "unparseable")
+
+
+@pytest.mark.parametrize(("gold", "pred", "prm800k", "combined"), DECISIONS)
+def test_where_the_paper_reward_is_stricter(gold, pred, prm800k, combined):
+    assert grade(respond(pred), gold, grader="prm800k").correct is prm800k
+    assert grade(respond(pred), gold).correct is combined
 
 
 def test_sympy_is_needed_for_some_and_named_as_such():
     assert grade(respond(r"\sqrt{8}"), r"2\sqrt{2}").reason == "sympy-equal"
     assert grade(respond("0.5"), r"\frac{1}{2}").reason == "match"  # the string fast path
+
+
+def test_each_checker_verdict_is_recorded():
+    def verdicts(pred, gold, grader="combined"):
+        result = grade(respond(pred), gold, grader=grader)
+        return result.correct, result.reason, result.prm800k, result.math_verify
+
+    # a proof by the PRM800K path is final: math-verify is not asked
+    assert verdicts(r"\sqrt{8}", r"2\sqrt{2}") == (True, "sympy-equal", True, None)
+    assert verdicts("033", "33") == (True, "match", True, None)
+    # the PRM800K path fails, math-verify proves it
+    assert verdicts(r"x \geq 5", "x >= 5") == (True, "math-verify-equal", False, True)
+    # both checkers looked and found them different
+    assert verdicts(r"\sec^2 y", "3") == (False, "mismatch", False, False)
+    # two plain numbers are settled in-process: no math-verify job
+    assert verdicts(r"\frac{2}{4}", r"\frac{1}{2}") == (True, "numeric-equal", False, None)
+    assert verdicts("6", "5") == (False, "mismatch", False, None)
+    # one checker only
+    assert verdicts(r"x \geq 5", "x >= 5", "prm800k") == (False, "unparseable", False, None)
+    assert verdicts(r"x \geq 5", "x >= 5", "math-verify") == (True, "math-verify-equal", None, True)
+    assert verdicts("6", "5", "math-verify") == (False, "mismatch", None, False)
+    assert grade(respond("B"), "B", kind="choice") == grade(respond("B"), "B", kind="choice", grader="prm800k")
+    assert grade("<think>no answer", "4").math_verify is None
+
+
+@pytest.mark.parametrize(
+    ("gold", "pred", "verdict"),
+    [
+        ("5", "x = 5", (True, True)),
+        ("(1,2)", "(1, 2)", (True, True)),
+        ("(1,2)", "(2,1)", (False, False)),
+        ("1,2,3", "3,2,1", (True, False)),
+        (r"\{1,2\}", "2, 1", (True, False)),
+        ("1,000", "1000", (True, True)),
+        (r"28\%", "0.28", (True, False)),
+        (r"\frac{1}{12}", "0.0833333333333333", (True, False)),
+        ("32349", "32, 349", (False, False)),  # a number is not a list
+        ("(0,1)", "[0,1]", (False, True)),  # same values, other brackets
+        ("(1,2)", "1, 2", None),  # a tuple against a bare list: math-verify decides
+        ("0,111", "0.111", None),  # a decimal comma or a list: math-verify decides
+        ("x+1", "1+x", None),  # not numbers
+    ],
+)
+def test_numeric_verdict(gold, pred, verdict):
+    assert numeric_verdict(gold, pred) == verdict
+
+
+def test_brackets_conflict():
+    assert brackets_conflict("(0,1)", "[0,1]") and brackets_conflict(r"\left(1,3\right)", r"\{1,3\}")
+    assert not brackets_conflict("(0,1)", "(0, 1)") and not brackets_conflict("[0,1)", r"\left[0,1\right)")
+    assert not brackets_conflict("(1,3)", "{1,3}")  # bare braces only group: "1,3" is a bare list
+    assert not brackets_conflict("(1,2),(3,4)", "[1,2]")  # a list of pairs is not one bracketed tuple
+    assert not brackets_conflict("(5)", "[5]")  # no comma: brackets only group
+
+
+def test_gold_escaped_twice_is_read_once():
+    assert gold_answer(r"\\frac{1}{5}") == r"\frac{1}{5}"
+    assert gold_answer(r"-2 \\le x \\le 7") == r"-2 \le x \le 7"
+    matrix = r"\begin{pmatrix}1 & 2 \\ 3 & 4\end{pmatrix}"  # \\ is a row break here: kept
+    assert gold_answer(matrix) == matrix
+    assert grade(respond(r"\frac15"), r"\\frac{1}{5}").correct
 
 
 def test_integer_golds_compare_as_integers():
@@ -148,17 +242,8 @@ def test_normalizations():
     assert normalize(r"1,000") == "1000"
     assert normalize(r"7 \frac{3}{4}") == "(7+3/4)"
     assert normalize(r"\text{Monday}") == "monday"
-
-
-def test_math_verify_second_opinion_is_recorded_beside_the_verdict():
-    pytest.importorskip("math_verify")
-    agree = grade(respond(r"\sqrt{8}"), r"2\sqrt{2}", second_opinion=True)
-    assert (agree.correct, agree.second_opinion) == (True, True)
-    wrong = grade(respond("3"), "4", second_opinion=True)
-    assert (wrong.correct, wrong.second_opinion) == (False, False)
-    # the verdict stays ours: math-verify is more lenient with an unreduced fraction
-    unreduced = grade(respond(r"\frac{2}{4}"), r"\frac{1}{2}", second_opinion=True)
-    assert (unreduced.correct, unreduced.second_opinion) == (False, True)
-    assert grade(respond("3"), "4").second_opinion is None  # not asked
-    assert grade(respond("B"), "B", kind="choice", second_opinion=True).second_opinion is None
-    assert grade("<think>no answer", "4", second_opinion=True).second_opinion is None
+    assert normalize("32, 349") == "32,349"  # a comma and a space separate two numbers
+    assert normalize(r"\$1,000.99") == "1000.99" and normalize("+033") == "33" and normalize("1,000.0") == "1000"
+    assert normalize(r"125\textnormal{ miles}") == "125"
+    assert hendrycks_normalize("7 = 11a+c") == "7=11a+c"  # only a variable name before "=" goes
+    assert hendrycks_normalize(r"5 \text{ or } 6") != "5"

@@ -40,6 +40,7 @@ def assert_one_line_error(code, err, *fragments):
     (["-G", "1", "--algo", "grpo"], "must be >= 2"),
     (["--algo", "ppo"], "unknown algorithm 'ppo'"),
     (["learning_rate=3"], "unknown key 'learning_rate'"),
+    (["--grader", "exact"], "grader must be one of prm800k, math-verify, combined"),
 ])
 def test_bad_settings_are_one_line_errors(monkeypatch, capsys, tmp_path, flags, fragment):
     code, _, err = run_main(monkeypatch, capsys, *flags, "--out", str(tmp_path / "run"))

@@ -1,5 +1,6 @@
 """The local training loop on the real tiny model: every algorithm, metrics, robustness, resume."""
 
+import importlib.metadata
 import json
 import math
 
@@ -62,6 +63,9 @@ def test_checkpoint_is_a_loadable_model_and_manifest_names_the_run(tmp_path):
     assert manifest["kind"] == "train" and manifest["config"]["algo"] == "policy-split"
     assert manifest["modes"]["high-entropy"] == trainer.modes[1].digest
     assert manifest["versions"]["torch"] == torch.__version__
+    assert manifest["config"]["grader"] == "combined"  # the reward's grader and its checkers' versions
+    assert manifest["grading"]["grader"] == "combined" and manifest["grading"]["answer_region"] == "after-think"
+    assert manifest["grading"]["versions"]["math-verify"] == importlib.metadata.version("math-verify")
 
 
 def test_resumed_run_matches_an_uninterrupted_one(tmp_path):

@@ -19,9 +19,9 @@ from polsplit_cli.eval.grading import grade  # noqa: E402
 from polsplit_cli.train.verl import reward  # noqa: E402
 from polsplit_cli.train.verl.launch import compose  # noqa: E402
 
-# sympy needs ~15 s to compare these (the grading tests' slow pair); the grader's worker limit stops it
-HOSTILE = r"(x+1)^{30}"
-HOSTILE_GOLD = r"\frac{(x+y+1)^{50}}{(x-y)^{20}}"
+# sympy needs ~30 s to compare these (the grading tests' slow pair); the grader's worker limit stops it
+HOSTILE = r"(13x-19)(x+1)^{30}"
+HOSTILE_GOLD = r"(13x-19)\frac{(x+y+1)^{50}}{(x-y)^{20}}"
 
 
 @pytest.fixture(scope="module")
@@ -72,5 +72,5 @@ def test_a_pathological_answer_cannot_stall_the_reward_worker(manager, monkeypat
     assert scores[0] == 0.0  # timed out -> incorrect
     # the answer really is hostile: the grader had to stop it at the limit
     assert grade(f"</think>\\boxed{{{HOSTILE}}}", HOSTILE_GOLD, timeout=0.5).reason == "timeout"
-    assert elapsed < 8.0  # far below the ~15 s sympy would take
+    assert elapsed < 8.0  # far below the ~30 s sympy would take
     assert _score(tokenizer, mgr, [("<think>t</think> \\boxed{2\\sqrt{2}}", "\\sqrt{8}")]) == [1.0]

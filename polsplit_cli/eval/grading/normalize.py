@@ -10,6 +10,7 @@ All functions are pure string work, safe in-process on answers of at most a few 
 
 from __future__ import annotations
 
+import functools
 import re
 
 MAX_LATEX_DEPTH = 50
@@ -20,12 +21,15 @@ _HENDRYCKS_REMOVE = ("\n", "\\!", "\\left", "\\right", "^{\\circ}", "^\\circ", "
 _FRAC_ARGS = re.compile(r"\\frac\s*(\{[^{}]*\}|[^{}\s\\])\s*(\{[^{}]*\}|[^{}\s\\])")
 _SQRT_BARE = re.compile(r"\\sqrt(\w)")
 _INT_RATIO = re.compile(r"(-?\d+)/(\d+)")
+_SHORT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]?")
+_HENDRYCKS_UNIT = re.compile(r"\\text\{ (?!\s*(?:or|and)\b)[^{}]*\}(?:\^\{?\d\}?)?\s*$")
 
 
 def _braced(arg: str) -> str:
     return arg if arg.startswith("{") else "{" + arg + "}"
 
 
+@functools.lru_cache(maxsize=8192)  # a gold is compared with every response of its group
 def hendrycks_normalize(answer: str) -> str:
     """MATH's normalization: drop LaTeX sizing, units, ``x=``, spaces; canonical ``\\frac{a}{b}``."""
     text = answer.strip()
@@ -35,12 +39,12 @@ def hendrycks_normalize(answer: str) -> str:
     for token in _HENDRYCKS_REMOVE:
         text = text.replace(token, "")
     text = text.replace("\\\\", "\\").replace("tfrac", "frac").replace("dfrac", "frac")
-    text = text.split("\\text{ ")[0]  # "10\text{ cm}": the unit is the right-hand part
+    text = _HENDRYCKS_UNIT.sub("", text)  # "10\text{ cm}", but never "5\text{ or }6"
     text = text.replace(" .", " 0.").replace("{.", "{0.")
     if text.startswith("."):
         text = "0" + text
     sides = text.split("=")
-    if len(sides) == 2 and len(sides[0].strip()) <= 2:
+    if len(sides) == 2 and _SHORT_NAME.fullmatch(sides[0].strip()):  # "x = 3", never "7 = 11a+c"
         text = sides[1]
     text = _SQRT_BARE.sub(r"\\sqrt{\1}", text).replace(" ", "")
     text = _FRAC_ARGS.sub(lambda m: "\\frac" + _braced(m.group(1)) + _braced(m.group(2)), text)
@@ -55,7 +59,7 @@ def hendrycks_normalize(answer: str) -> str:
 # --- our LaTeX -> plain text converter ----------------------------------------------------
 
 _FRACS = {"frac", "dfrac", "tfrac", "cfrac"}
-_UNWRAP = {"text", "textbf", "textit", "textrm", "mathrm", "mathbf", "mathit", "mbox", "hbox",
+_UNWRAP = {"text", "textbf", "textit", "textrm", "textnormal", "mathrm", "mathbf", "mathit", "mbox", "hbox",
            "operatorname", "boxed", "fbox", "mathbb", "mathcal", "displaystyle"}
 _DROP = {"left", "right", "!", ",", ";", ":", " ", "quad", "qquad", "textstyle", "limits",
          "big", "Big", "bigg", "Bigg", "circ", "degree"}
@@ -153,7 +157,7 @@ def latex_to_plain(text: str) -> str:
 
 # --- pass 2: PRM800K's own normalization --------------------------------------------------
 
-_TEXT_COMMAND = re.compile(r"\\(?:text|textbf|textrm|mbox|mathrm)\s*\{([^{}]*)\}")
+_TEXT_COMMAND = re.compile(r"\\(?:text|textbf|textrm|textit|textnormal|mbox|mathrm)\s*\{([^{}]*)\}")
 _SCALE_WORDS = {"million": "*10^6", "billion": "*10^9", "trillion": "*10^12"}
 _UNITS = ("degree", "cm", "centimeter", "meter", "mile", "second", "minute", "hour", "day", "week",
           "month", "year", "foot", "feet", "inch", "inches", "yard", "unit", "dollar", "cent", "km", "kg",
@@ -162,8 +166,8 @@ _UNIT_WORDS = re.compile(r"\s*(?:square\s+)?\b(?:" + "|".join(_UNITS) + r")(?:es
 _DEGREES = re.compile(r"\^\s*\{?\s*\\circ\s*\}?")
 _INTEGER_FLOAT = re.compile(r"(-?\d+)\.0*")
 _MIXED_NUMBER = re.compile(r"(-?)(\d+)\s*(?:\\[dt]?frac\{(\d+)\}\{(\d+)\}|\s(\d+)/(\d+))")
-_THOUSANDS = re.compile(r"-?\d{1,3}(,\d{3})+")
-_INTEGER = re.compile(r"-?\d+")
+_THOUSANDS = re.compile(r"-?[1-9]\d{0,2}(,\d{3})+(\.\d+)?")  # 1,000.5 but not 0,111 (a decimal comma)
+_INTEGER = re.compile(r"[-+]?\d+")
 
 
 def _mixed_number(match: re.Match) -> str:
@@ -172,6 +176,7 @@ def _mixed_number(match: re.Match) -> str:
     return f"{sign}({whole}+{numerator}/{denominator})"
 
 
+@functools.lru_cache(maxsize=8192)
 def normalize(answer: str) -> str:
     """PRM800K-style normalization to a plain, lowercase, space-free expression string."""
     text = _TEXT_COMMAND.sub(r"\1", answer)
@@ -184,8 +189,6 @@ def normalize(answer: str) -> str:
     text = _UNIT_WORDS.sub("", text).strip()
     if text.startswith("{") and text.endswith("}"):
         text = text[1:-1]
-    if (whole := _INTEGER_FLOAT.fullmatch(text)) is not None:
-        text = whole.group(1)
     if (mixed := _MIXED_NUMBER.fullmatch(text)) is not None:
         text = _mixed_number(mixed)
     if "\\" in text or "{" in text:
@@ -193,9 +196,12 @@ def normalize(answer: str) -> str:
             text = latex_to_plain(text)
         except ValueError:
             pass  # malformed LaTeX stays as it is: it can still match as a string, never as sympy
+    thousands = _THOUSANDS.fullmatch(text.strip()) is not None  # before spaces go: "32, 349" is a list
     text = re.sub(r"\s+", "", text).replace("{", "").replace("}", "").lower()
-    if _THOUSANDS.fullmatch(text):
+    if thousands:
         text = text.replace(",", "")
+    if (whole := _INTEGER_FLOAT.fullmatch(text)) is not None:
+        text = whole.group(1)
     if _INTEGER.fullmatch(text):
         text = str(int(text))
     return text

@@ -1,4 +1,4 @@
-"""The gate in front of sympy: a strict tokenizer over normalized answer strings.
+"""The gates in front of the worker checks: a strict tokenizer for sympy, a cheap filter for math-verify.
 
 Model output is untrusted. Instead of ``sympy.parse_expr`` (which calls ``eval``), the worker
 builds sympy objects from the tokens produced here, so no answer text is ever executed.
@@ -48,3 +48,71 @@ def tokenize(expr: str) -> list[tuple[str, str]] | None:
     if len({text for kind, text in tokens if kind == "symbol"}) > MAX_SYMBOLS:
         return None
     return tokens
+
+
+# --- the gate in front of math-verify -----------------------------------------------------
+
+MAX_VERIFY_CHARS = 400
+MAX_VERIFY_NESTING = 12
+MAX_SCRIPT_NUMBER = 1000  # the largest integer written in an exponent (as MAX_EXPONENT for sympy)
+
+_INTEGRAL = re.compile(r"\\[io]*int")
+_FACTORIAL = re.compile(r"(?<!\\)!(?!=)")  # not "\!" (a LaTeX space) nor "!=" (not equal)
+_DIGITS = re.compile(r"\d+")
+
+
+def _group_end(text: str, start: int) -> int:
+    """The index just after the bracket group opening at ``start`` (the end of the text if it never closes)."""
+    depth = 0
+    for position in range(start, len(text)):
+        depth += 1 if text[position] in "([{" else -1 if text[position] in ")]}" else 0
+        if depth == 0:
+            return position + 1
+    return len(text)
+
+
+def _group_start(text: str, end: int) -> int:
+    """The index of the bracket that opens the group closing at ``end - 1``."""
+    depth = 0
+    for position in range(end - 1, -1, -1):
+        depth += 1 if text[position] in ")]}" else -1 if text[position] in "([{" else 0
+        if depth == 0:
+            return position
+    return 0
+
+
+def _largest_number(text: str) -> int:
+    return max((int(digits) for digits in _DIGITS.findall(text)), default=1)
+
+
+def _power_too_large(text: str, caret: int) -> bool:
+    """A tower (``10^{10^{10}}``), an exponent over ``MAX_SCRIPT_NUMBER`` (``(x+1)^{10000}``), or a power of
+    a power whose exponents multiply past it (``(10^{1000})^{1000}``)."""
+    after = len(text) - len(text[caret + 1 :].lstrip())
+    exponent = text[after : _group_end(text, after)] if text.startswith("{", after) else text[after : after + 1]
+    if "^" in exponent or _largest_number(exponent) > MAX_SCRIPT_NUMBER:
+        return True
+    if caret and text[caret - 1] in ")]}":
+        base = text[_group_start(text, caret) : caret]
+        inner = [_largest_number(text_after) for text_after in base.split("^")[1:]]
+        return any(number * _largest_number(exponent) > MAX_SCRIPT_NUMBER for number in inner)
+    return False
+
+
+def verify_accepts(text: str) -> bool:
+    """Whether math-verify may see ``text``. Refused, because parsing or comparing them only ever
+    ends at the time limit: over ``MAX_VERIFY_CHARS`` characters, brackets nested deeper than
+    ``MAX_VERIFY_NESTING``, power towers (``10^{10^{10}}``, ``\\prod_{k=1}^{10^6}``), exponents over
+    ``MAX_SCRIPT_NUMBER`` alone or multiplied (``(x+1)^{10000}``, ``(10^{1000})^{1000}``), integrals, and factorials beside a power, a 4-digit
+    number or another factorial (``1000000!``, ``10^{10}!``, ``(10!)!``)."""
+    if len(text) > MAX_VERIFY_CHARS or _INTEGRAL.search(text):
+        return False
+    factorials = len(_FACTORIAL.findall(text))
+    if factorials and (factorials > 1 or "^" in text or re.search(r"\d{4}", text)):
+        return False
+    depth = 0
+    for char in text:
+        depth += 1 if char in "([{" else -1 if char in ")]}" else 0
+        if depth > MAX_VERIFY_NESTING:
+            return False
+    return not any(_power_too_large(text, caret) for caret, char in enumerate(text) if char == "^")

@@ -1,209 +1,94 @@
-"""Grading worker processes with a hard wall-clock limit per job.
+"""A grading worker process: ``python -m polsplit_cli.eval.grading.worker PARENT_PID``.
 
-A job is ``("sympy", [(gold, pred), ...])`` or ``("verify", gold, pred)``. Each worker is a
-``multiprocessing`` process (forkserver context where available, else spawn: never a fork
-of a parent that may hold threads or CUDA state) that runs jobs in its main thread under a
-``signal`` alarm at the time limit. The parent also waits only ``timeout + KILL_GRACE_S``:
-a worker stuck in C code (where the alarm cannot interrupt it) is killed and replaced on
-the next job. Timed-out jobs come back as "timeout" and are logged.
+Started by ``pool.py``. It reads ``[job, timeout]`` messages on stdin, runs each step of a job
+(``symbolic.py``: the PRM800K path's sympy check, then math-verify unless sympy already settled
+it, see ``settled``) under a SIGALRM at ``timeout`` and answers
+``{"sympy": verdict, "verify": verdict}`` on stdout. A verdict is "equal", "unequal",
+"different", "unparseable", "timeout" or "error" (an exception on odd input), or None for a
+step the job did not ask for or did not need.
+
+It ignores SIGINT (Ctrl-C is the parent's to handle), exits at the end of stdin, and exits
+within ``PARENT_POLL_S`` once its parent is gone even while busy.
 """
 
 from __future__ import annotations
 
-import itertools
-import logging
-import multiprocessing
 import os
 import signal
+import sys
 import threading
 import time
-from collections import deque
-from multiprocessing.connection import Connection, wait
+from collections.abc import Callable
+from typing import Any
 
-log = logging.getLogger(__name__)
+from polsplit_cli.eval.grading import symbolic
+from polsplit_cli.eval.grading.pool import encode, read_message
 
-KILL_GRACE_S = 0.5
-PIPELINE_DEPTH = 4  # jobs queued per worker, so it never idles waiting for the parent
-START_TIMEOUT_S = 120.0  # first start imports sympy; generous for loaded machines
-_WORKER_MODULE = "polsplit_cli.eval.grading.symbolic"
-
-Job = tuple
+PARENT_POLL_S = 0.5
 
 
 class _Alarm(BaseException):
-    """Raised by SIGALRM inside a worker; a BaseException so library ``except Exception`` can't eat it."""
+    """Raised by SIGALRM; a BaseException so library ``except Exception`` clauses can't swallow it."""
 
 
 def _on_alarm(signum, frame):
     raise _Alarm
 
 
-def _run_job(job: Job, timeout: float):
-    from polsplit_cli.eval.grading import symbolic  # loaded once per worker (or preloaded)
-
+def _step(check: Callable[..., str], *args: Any, timeout: float) -> str:
     signal.setitimer(signal.ITIMER_REAL, timeout)
     try:
-        if job[0] == "sympy":
-            verdicts = (symbolic.sympy_equal(gold, pred) for gold, pred in job[1])
-            return next((verdict for verdict in verdicts if verdict != "equal"), "equal")
-        return symbolic.math_verify_opinion(job[1], job[2])
+        try:
+            return check(*args)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
     except _Alarm:
         return "timeout"
-    except Exception:  # a bug or library error on odd input: a wrong answer, not a crash
+    except Exception:  # a library error on odd input: no verdict, never a crash
         return "error"
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
 
 
-def worker_main(conn: Connection) -> None:
-    """Child process loop: load the checkers, say ready, then answer jobs until EOF."""
-    from polsplit_cli.eval.grading import symbolic  # noqa: F401
-
-    signal.signal(signal.SIGALRM, _on_alarm)
-    conn.send("ready")
-    while True:
-        try:
-            job, timeout = conn.recv()
-        except EOFError:
-            return
-        try:
-            result = _run_job(job, timeout)
-        except _Alarm:  # fired in the instant between the job's end and the alarm's cancel
-            result = "timeout"
-        conn.send(result)
-
-
-def _context():
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload([_WORKER_MODULE])
-        return context
-    return multiprocessing.get_context("spawn")
-
-
-class _Worker:
-    def __init__(self) -> None:
-        context = _context()
-        self.conn, child_conn = context.Pipe()
-        self.process = context.Process(target=worker_main, args=(child_conn,), daemon=True)
-        self.process.start()
-        child_conn.close()
-
-    def wait_ready(self) -> None:
-        if not self.conn.poll(START_TIMEOUT_S) or self.conn.recv() != "ready":
-            self.kill()
-            raise RuntimeError("grading worker failed to start")
-
-    def kill(self) -> None:
-        self.process.kill()
-        self.process.join(timeout=5)
-        self.conn.close()
-
-
-class WorkerPool:
-    """A fixed number of worker slots; workers start lazily and are replaced after a kill."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._workers: list[_Worker | None] = [None] * size
-        self._lock = threading.Lock()  # one batch at a time: callers may be threads
-
-    def _ensure_started(self, slots: range | list[int]) -> None:
-        fresh = []
-        for slot in slots:
-            if self._workers[slot] is None:
-                self._workers[slot] = _Worker()
-                fresh.append(self._workers[slot])
-        for worker in fresh:  # started together, so their imports overlap
-            worker.wait_ready()
-
-    def _discard(self, slot: int) -> None:
-        self._workers[slot].kill()
-        self._workers[slot] = None
-
-    def _send(self, slot: int, message: tuple) -> None:
-        """Send to the slot's worker, replacing it first if it is gone (killed, or died idle)."""
-        worker = self._workers[slot]
-        if worker is not None and not worker.process.is_alive():
-            self._discard(slot)
-        self._ensure_started([slot])
-        self._workers[slot].conn.send(message)
-
-    def run(self, jobs: list[Job], timeout: float) -> list:
-        """Results in job order: a job's value, "timeout", or "error" (the worker died).
-
-        Each worker holds up to ``PIPELINE_DEPTH`` jobs and runs them in order, so it never
-        waits for the parent between jobs; the running (oldest) job of a worker gets its kill
-        deadline when the previous result arrives. After a kill or a crash, the jobs queued
-        behind the culprit go back to the queue.
-        """
-        results: list = [None] * len(jobs)
-        limit = timeout + KILL_GRACE_S
-        with self._lock:
-            self._ensure_started(range(min(self.size, len(jobs))))
-            queue = deque(range(len(jobs)))
-            in_flight: dict[int, deque[int]] = {slot: deque() for slot in range(self.size)}
-            deadline: dict[int, float] = {}  # slot -> kill deadline of its running job
-            while queue or any(in_flight.values()):
-                for _round, (slot, pending) in itertools.product(range(PIPELINE_DEPTH), in_flight.items()):
-                    if queue and len(pending) < PIPELINE_DEPTH:  # round-robin: spread small batches
-                        self._dispatch(slot, pending, (jobs[queue[0]], timeout), deadline, limit)
-                        pending.append(queue.popleft())
-                busy = [slot for slot, pending in in_flight.items() if pending]
-                next_deadline = min(deadline[slot] for slot in busy)
-                wait([self._workers[slot].conn for slot in busy], max(0.0, next_deadline - time.monotonic()))
-                for slot in busy:
-                    pending = in_flight[slot]
-                    if not self._collect(slot, pending, results, deadline, limit):
-                        self._requeue_after_loss(slot, pending, queue)
-                    elif pending and time.monotonic() >= deadline[slot]:  # stuck where no alarm reaches
-                        results[pending.popleft()] = "timeout"
-                        self._requeue_after_loss(slot, pending, queue)
-        for job, result in zip(jobs, results, strict=True):
-            if result in ("timeout", "error"):
-                log.warning("grading job %s after %.1f s limit: %.120r", result, timeout, job)
-        return results
-
-    def _dispatch(self, slot: int, pending: deque[int], message: tuple, deadline: dict, limit: float) -> None:
-        if not pending:  # idle: (re)start the worker if needed; the job starts now
-            self._send(slot, message)
-            deadline[slot] = time.monotonic() + limit
-            return
-        try:
-            self._workers[slot].conn.send(message)
-        except OSError:  # it died: the receive step sees the EOF and requeues this job
-            pass
-
-    def _collect(self, slot: int, pending: deque[int], results: list, deadline: dict, limit: float) -> bool:
-        """Take every result the slot's worker has sent; False if it died (its running job: "error")."""
-        conn = self._workers[slot].conn
-        while pending and conn.poll():
-            index = pending.popleft()
-            try:
-                results[index] = conn.recv()
-            except (EOFError, OSError):
-                results[index] = "error"
-                return False
-            deadline[slot] = time.monotonic() + limit
+def settled(sympy_verdict: str | None, answers: list[str]) -> bool:
+    """Whether math-verify could still change the verdict: not after sympy proved equality, nor after it
+    proved the answers "different" -- unless one is written with a decimal point (math-verify forgives
+    rounding in the 7th place) or an inline ``/`` (``x/2y``, which the two parsers may read apart)."""
+    if sympy_verdict == "equal":
         return True
-
-    def _requeue_after_loss(self, slot: int, pending: deque[int], queue: deque[int]) -> None:
-        self._discard(slot)
-        queue.extendleft(reversed(pending))
-        pending.clear()
+    return sympy_verdict == "different" and not any("." in answer or "/" in answer for answer in answers)
 
 
-_pools: dict[int, WorkerPool] = {}
-_pools_lock = threading.Lock()
+def run_job(job: dict[str, Any], timeout: float) -> dict[str, str | None]:
+    sympy_verdict = verify_verdict = None
+    if job.get("sympy") is not None:
+        sympy_verdict = _step(symbolic.sympy_equal_all, job["sympy"], timeout=timeout)
+    if job.get("verify") is not None and not settled(sympy_verdict, job["verify"]):
+        verify_verdict = _step(symbolic.math_verify_equal, *job["verify"], timeout=timeout)
+    return {"sympy": sympy_verdict, "verify": verify_verdict}
 
 
-def default_workers() -> int:
-    return max(1, min(8, os.cpu_count() or 1))
+def _exit_with_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(PARENT_POLL_S)
+    os._exit(0)
 
 
-def shared_pool(size: int) -> WorkerPool:
-    """The process-wide pool of ``size`` workers (kept alive between calls: starting one costs ~1 s)."""
-    with _pools_lock:
-        if size not in _pools:
-            _pools[size] = WorkerPool(size)
-        return _pools[size]
+def main() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    channel_in, channel_out = os.fdopen(os.dup(0), "rb"), os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # a library's stray print goes to stderr, never into the channel
+    threading.Thread(target=_exit_with_parent, args=(int(sys.argv[1]),), daemon=True).start()
+    signal.signal(signal.SIGALRM, _on_alarm)
+    try:
+        symbolic.warm_up()
+        channel_out.write(encode("ready"))
+        channel_out.flush()
+        while (message := read_message(channel_in)) is not None:
+            job, timeout = message
+            channel_out.write(encode(run_job(job, timeout)))
+            channel_out.flush()
+    except OSError:  # the parent is gone (broken pipe): nobody to answer
+        pass
+
+
+if __name__ == "__main__":
+    main()
