@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
@@ -72,8 +73,19 @@ app.command("judge", no_args_is_help=True)(judge_command)
 app.add_typer(analyze_app, name="analyze")
 
 
+def prefer_passive_waiting() -> None:
+    """Let idle OpenMP threads sleep instead of spinning (unless the user chose a policy).
+
+    PyTorch's OpenMP threads spin-wait between parallel regions; on a machine doing other work they
+    fight it for the cores and a step of the demo goes from ~3 s to ~30 s (benchmarks/busy_machine.py).
+    Must run before torch is imported: the OpenMP runtime reads the variable once, at load.
+    """
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
 def main() -> None:
     """Console-script entry point: user mistakes become one red line and exit code 2."""
+    prefer_passive_waiting()
     try:
         app()
     except UserError as exc:

@@ -41,8 +41,11 @@ def _config(folder):
         "actor_rollout_ref.actor.use_torch_compile=false", "actor_rollout_ref.actor.fsdp_config.use_torch_compile=false",
         "actor_rollout_ref.actor.ppo_max_token_len_per_gpu=4096",
         "actor_rollout_ref.model.enable_gradient_checkpointing=false",
-        "actor_rollout_ref.model.use_remove_padding=true",
-        "+actor_rollout_ref.model.override_config.attn_implementation=eager",
+        # as tests/verl/cpu_e2e.yaml: padded batches with sdpa (packed sequences would need flash-attn)
+        # and float32 compute (bfloat16 autocast is slow on CPUs without bf16 units): ~10x faster here
+        "actor_rollout_ref.model.use_remove_padding=false",
+        "+actor_rollout_ref.model.override_config.attn_implementation=sdpa",
+        "+actor_rollout_ref.actor.fsdp_config.mixed_precision={param_dtype: fp32, reduce_dtype: fp32, buffer_dtype: fp32}",
         "actor_rollout_ref.actor.optim.lr=1e-3",
     ])
 
