@@ -24,6 +24,8 @@ from polsplit_cli.analyze.stats import (
 from polsplit_cli.errors import UserError
 
 SIGNIFICANCE = 0.01
+# Marks a significant cell: a dagger, which (unlike "*") cannot collide with markdown bold.
+MARK = "\u2020"
 
 
 def compare(
@@ -77,10 +79,10 @@ def compare(
             cell["delta_pct"] = cell["accuracy_pct"] - cells[reference]["accuracy_pct"]
             cell["paired_problems"] = len(column_keys)
     notes.append(
-        f"* p < {SIGNIFICANCE} vs {reference_label}: {PAIRED_TESTS[test]} on per-problem accuracy "
+        f"{MARK} p < {SIGNIFICANCE} vs {reference_label}: {PAIRED_TESTS[test]} on per-problem accuracy "
         f"(mean over samples), paired by problem; the Average test pools the problems of {', '.join(averaged)}"
     )
-    notes.append(f"Acc = avg@n in %; Ent = mean full-vocabulary token entropy in bits ({entropy})")
+    notes.append(f"Acc = avg@n in % (bold: the best of its column); Ent = mean full-vocabulary token entropy in bits ({entropy})")
     data = {
         "reference": reference_label,
         "test": PAIRED_TESTS[test],
@@ -103,7 +105,7 @@ def _main_table(results: list[dict[str, Any]], columns: dict[str, list[str]], no
     for row, cells in zip(results, cells_of, strict=True):
         line = [row["label"]]
         for cell in cells:
-            mark = "*" if cell.get("p_value") is not None and cell["p_value"] < SIGNIFICANCE else ""
+            mark = MARK if cell.get("p_value") is not None and cell["p_value"] < SIGNIFICANCE else ""
             line += [fmt(cell["accuracy_pct"]) + mark, fmt(cell["entropy_bits"])]
         table.rows.append(line)
     for c in range(len(columns) + 1):
@@ -125,6 +127,6 @@ def _p_table(results: list[dict[str, Any]], columns: dict[str, list[str]], refer
         line = [row["label"]]
         for cell in [*row["columns"].values(), row["average"]]:
             p = cell.get("p_value")
-            line += [fmt(cell.get("delta_pct")), "—" if p is None else f"{p:.3g}" + ("*" if p < SIGNIFICANCE else "")]
+            line += [fmt(cell.get("delta_pct")), "—" if p is None else f"{p:.3g}" + (MARK if p < SIGNIFICANCE else "")]
         table.rows.append(line)
     return table

@@ -83,8 +83,9 @@ def to_markdown(table: ResultTable) -> str:
     for r, row in enumerate(table.rows):
         cells = [f"**{cell}**" if (r, c) in table.bold else cell for c, cell in enumerate(row)]
         lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
-    lines += ["", *(f"- {note}" for note in table.notes)]
-    return "\n".join(lines).rstrip() + "\n"
+    for note in table.notes:  # footnotes: one paragraph each, never list items
+        lines += ["", note]
+    return "\n".join(lines) + "\n"
 
 
 def to_csv(table: ResultTable) -> str:
@@ -95,7 +96,8 @@ def to_csv(table: ResultTable) -> str:
     return buffer.getvalue()
 
 
-LATEX_SPECIAL = {c: "\\" + c for c in "&%$#_{}"} | {"~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "\\": r"\textbackslash{}", "—": "--"}
+LATEX_SPECIAL = {c: "\\" + c for c in "&%$#_{}"} | {"~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "\\": r"\textbackslash{}", "—": "--",
+                                                "\u2020": r"\textsuperscript{\dag}"}
 
 
 def _latex_escape(text: str) -> str:

@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 from analyze_fixtures import run_cli, sample, samples_from_counts, write_eval_run
+from markdown_it import MarkdownIt
 from scipy import stats
 
 # --- Table 6 / Table 5 fixture: one benchmark, 4 problems, n = 4 samples per mode -------------
@@ -168,14 +169,22 @@ def test_compare_files_bold_and_marks(tmp_path, capsys):
     p_math = stats.wilcoxon(np.array(B_MATH) / 4, np.array(A_MATH) / 4).pvalue
     assert p_math < 0.01  # 9 positive differences, no negative one
     markdown = (out / "compare.md").read_text()
-    assert f"| B | **{100 * 38 / 48:.2f}*** |" in markdown  # best MATH-500 accuracy, bold, marked p < 0.01
-    assert "Wilcoxon signed-rank" in markdown
+    # best per column in bold; a dagger (not "*", which runs into the bold) marks p < 0.01. B vs A:
+    # MATH-500 9 of 12 problems better (p < 0.01), AIME-24/25 2 of 3 (p = 0.5), all 15 pooled 11 (p < 0.01).
+    assert "| A | 60.42 | 0.20 | 41.67 | 0.20 | 51.04 | 0.20 |\n| B | **79.17†** | 0.30 | **58.33** | 0.30 | **68.75†** | 0.30 |\n" in markdown
+    # the footnotes are paragraphs, not list items (a "- * p" line renders as a nested bullet)
+    assert ("|\n\nAIME-24/25 pools the problems of aime-24, aime-25\n\n"
+            "Average over MATH-500, AIME-24/25; missing paper columns: GPQA-Diamond, MMLU-Pro\n\n"
+            "† p < 0.01 vs A: Wilcoxon signed-rank test") in markdown
+    html = MarkdownIt("commonmark").enable("table").render(markdown)
+    assert "<td><strong>79.17†</strong></td>" in html
+    assert "<li>" not in html and "<p>† p &lt; 0.01 vs A: Wilcoxon" in html
     assert (out / "compare-pvalues.csv").read_text().startswith("model,MATH-500 dAcc,MATH-500 p,")
     with (out / "compare.csv").open() as handle:
         table = list(csv.reader(handle))
     assert table[0][:3] == ["model", "MATH-500 Acc", "MATH-500 Ent"]
     assert table[1][:3] == ["A", f"{100 * 29 / 48:.2f}", "0.20"]
-    assert r"\textbf{79.17*}" in (out / "compare.tex").read_text()
+    assert r"\textbf{79.17\textsuperscript{\dag}}" in (out / "compare.tex").read_text()
     assert json.loads((out / "manifest.json").read_text())["kind"] == "analyze"
 
 
