@@ -179,7 +179,8 @@ def plot_command(
     labels: list[str] = typer.Option(None, "--label", help="Labels of the eval rows, in order (repeatable)."),
     mode: str = MODE,
     reference: str = REFERENCE,
-    smooth: int = typer.Option(1, "--smooth", help="Moving-average window over training steps."),
+    smooth: int = typer.Option(None, "--smooth", help="Moving-average window over training steps "
+                               "(default: steps / 25; 1 = per-step values only)."),
     allow_partial: bool = PARTIAL,
     as_json: bool = JSON,
 ) -> None:
