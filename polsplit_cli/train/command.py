@@ -20,7 +20,7 @@ from rich.progress import (
 from rich.table import Table
 
 from polsplit_cli.errors import UserError
-from polsplit_cli.runfiles import check_out_dir, new_run_dir
+from polsplit_cli.runfiles import check_out_dir, new_run_dir, read_manifest
 
 INTERRUPTED_EXIT = 130
 # local-trainer flags that have a verl counterpart in the ``policy_split:`` section
@@ -83,8 +83,6 @@ def train_command(
     given = {**parse_overrides(overrides), **given}
     if resume is not None:
         run_dir = resume
-        from polsplit_cli.analyze.io import read_manifest
-
         settings = resume_config(read_manifest(run_dir, "train")["config"], given)
     else:
         settings = resolve_config(config, given)
