@@ -99,6 +99,10 @@ def _upgrade(manifest: dict[str, Any]) -> dict[str, Any]:
     if "schema" in manifest:
         return manifest
     upgraded = dict(manifest)
+    launches = upgraded.get("launches")
+    if "command" not in upgraded and isinstance(launches, list) and launches:  # verl runs: one per launch
+        upgraded["commands"] = [launch.get("command") for launch in launches]
+        upgraded["command"] = upgraded["commands"][0]
     if "command" in upgraded:
         upgraded["command"] = _argv(upgraded["command"])
         upgraded.setdefault("commands", [upgraded["command"]])

@@ -68,6 +68,13 @@ def test_todays_manifests_are_read_in_the_schema(tmp_path):
     assert resumed["commands"][:2] == [["a"], ["b"]] and resumed["command"] == ["a"]
     assert resumed["created"] is None  # not recorded then; a resume does not make the run new
 
+    verl_run = _write(tmp_path / "verl", {"kind": "train", "backend": "verl", "launches": [
+        {"command": ["polsplit", "train", "--backend", "verl"], "status": "interrupted"},
+        {"command": ["polsplit", "train", "--resume", "r"], "status": "finished"}]})
+    manifest = load_manifest(verl_run)
+    assert manifest["command"] == ["polsplit", "train", "--backend", "verl"]
+    assert manifest["commands"] == [["polsplit", "train", "--backend", "verl"], ["polsplit", "train", "--resume", "r"]]
+
     newer = _write(tmp_path / "newer", {"schema": 99, "kind": "eval"})
     with pytest.raises(UserError, match="schema 99 is newer"):
         load_manifest(newer)
