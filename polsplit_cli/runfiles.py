@@ -1,4 +1,10 @@
-"""Results-folder I/O shared by every command: atomic JSON files and append-only JSONL logs.
+"""Results-folder I/O shared by every command: the run-folder convention, manifests, atomic JSON
+files and append-only JSONL logs.
+
+Every command writes into ``--out`` (default ``new_run_dir``: ``runs/<command>-<local time>``) a
+``manifest.json`` that starts with ``manifest_header`` (docs/formats.md: ``schema``, ``kind``,
+``command``, ``commands``, ``created``, ``versions``), and refuses with ``check_out_dir`` a folder
+holding another kind of results, so no command clobbers another's.
 
 A JSONL log is appended and flushed one record at a time, so a killed run loses at most the
 record being written; reopening it drops that cut-off last line and reads everything before it.
@@ -7,12 +13,22 @@ record being written; reopening it drops that cut-off last line and reads everyt
 from __future__ import annotations
 
 import json
+import platform
+import shlex
 import sys
-from collections.abc import Callable, Hashable, Iterator
+import time
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from polsplit_cli import __version__
 from polsplit_cli.errors import UserError
+
+RUNS_DIR = Path("runs")
+MANIFEST_FILE = "manifest.json"
+# 1: the common header (schema, kind, command as argv, commands, created, versions). Manifests
+# without ``schema`` (0) are read as 1: see ``_upgrade``.
+MANIFEST_SCHEMA = 1
 
 
 def write_json(path: Path, data: Any) -> None:
@@ -22,9 +38,83 @@ def write_json(path: Path, data: Any) -> None:
     tmp.replace(path)
 
 
+def new_run_dir(prefix: str) -> Path:
+    """``runs/<prefix>-<YYYYmmdd-HHMMSS>``, the default ``--out`` of every command (not created);
+    ``-2``, ``-3``, ... appended when a run of the same second already took the name."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    folder, suffix = RUNS_DIR / f"{prefix}-{stamp}", 1
+    while folder.exists():
+        suffix += 1
+        folder = RUNS_DIR / f"{prefix}-{stamp}-{suffix}"
+    return folder
+
+
+def command_line() -> list[str]:
+    """This invocation as argv, named as a user types it (``polsplit ...``, whatever the entry path)."""
+    return ["polsplit", *sys.argv[1:]]
+
+
+def utc_now() -> str:
+    """The one timestamp format of manifests and records: UTC, seconds, ``Z``."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def package_versions(packages: Iterable[str] = ()) -> dict[str, str | None]:
+    """Python, polsplit and each of ``packages`` (None when not installed), for a manifest."""
+    return {"python": platform.python_version(), "polsplit": __version__,
+            **{name: package_version(name) for name in packages}}
+
+
+def manifest_header(kind: str, packages: Iterable[str] = (), previous: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The fields every manifest starts with (docs/formats.md), for this invocation.
+
+    ``previous`` is the manifest of the run this invocation continues (``--resume``): ``command`` and
+    ``created`` stay those of the invocation that made the folder, ``commands`` gains this one.
+    """
+    previous = previous or {}
+    now = command_line()
+    return {
+        "schema": MANIFEST_SCHEMA,
+        "kind": kind,
+        "command": previous.get("command", now),
+        "commands": [*previous.get("commands", []), now],
+        # None: a run made before manifests recorded the time (continuing it does not make it new)
+        "created": previous.get("created") if previous else utc_now(),
+        "versions": package_versions(packages),
+    }
+
+
+def _argv(command: Any) -> Any:
+    """An old manifest's command line, a joined string in eval and prepare manifests, as argv."""
+    if not isinstance(command, str):
+        return command
+    try:
+        return shlex.split(command)
+    except ValueError:  # joined without quoting: an unbalanced quote in an argument
+        return command.split()
+
+
+def _upgrade(manifest: dict[str, Any]) -> dict[str, Any]:
+    """A manifest in today's schema: older ones (no ``schema``) get the header's key names and forms."""
+    if "schema" in manifest:
+        return manifest
+    upgraded = dict(manifest)
+    launches = upgraded.get("launches")
+    if "command" not in upgraded and isinstance(launches, list) and launches:  # verl runs: one per launch
+        upgraded["commands"] = [launch.get("command") for launch in launches]
+        upgraded["command"] = upgraded["commands"][0]
+    if "command" in upgraded:
+        upgraded["command"] = _argv(upgraded["command"])
+        upgraded.setdefault("commands", [upgraded["command"]])
+    if "started_at" in upgraded:  # judge manifests named their creation time so
+        upgraded.setdefault("created", upgraded.pop("started_at"))
+    return upgraded
+
+
 def load_manifest(folder: Path) -> dict[str, Any] | None:
-    """The folder's manifest.json; None when it has none, a UserError when it is not a JSON object."""
-    manifest_path = folder / "manifest.json"
+    """The folder's manifest.json in today's schema (older ones upgraded on reading); None when it
+    has none, a UserError when it is not a JSON object or comes from a newer polsplit."""
+    manifest_path = folder / MANIFEST_FILE
     if not manifest_path.is_file():
         return None
     try:
@@ -33,7 +123,11 @@ def load_manifest(folder: Path) -> dict[str, Any] | None:
         raise UserError(f"{manifest_path}: not valid JSON ({error})") from error
     if not isinstance(manifest, dict):
         raise UserError(f"{manifest_path}: expected a JSON object")
-    return manifest
+    schema = manifest.get("schema", 0)
+    if not isinstance(schema, int) or schema > MANIFEST_SCHEMA:
+        raise UserError(f"{manifest_path}: manifest schema {schema!r} is newer than this polsplit reads "
+                        f"({MANIFEST_SCHEMA}): upgrade polsplit")
+    return _upgrade(manifest)
 
 
 def read_manifest(folder: Path, *kinds: str) -> dict[str, Any]:
@@ -44,6 +138,24 @@ def read_manifest(folder: Path, *kinds: str) -> dict[str, Any]:
     if kinds and manifest.get("kind") not in kinds:
         expected = " or ".join(map(repr, kinds))
         raise UserError(f"{folder} is a '{manifest.get('kind')}' run (manifest kind), expected kind {expected}")
+    return manifest
+
+
+def check_out_dir(out: Path, kind: str, analysis: str | None = None) -> dict[str, Any] | None:
+    """Refuse, before any work, an ``out`` folder holding another kind of results (or, for ``analyze``,
+    another analysis): outputs never clobber another command's. Returns its manifest, None without one."""
+    try:
+        manifest = load_manifest(out)
+    except UserError as error:
+        raise UserError(f"{error}: not overwriting it; choose another --out") from None
+    if manifest is None:
+        return None
+    found = f"kind '{manifest.get('kind')}'"
+    if manifest.get("kind") == kind == "analyze":
+        found += f" (analysis '{manifest.get('analysis')}')"
+    if manifest.get("kind") != kind or (analysis is not None and manifest.get("analysis") != analysis):
+        task = kind if analysis is None else f"{kind} {analysis}"
+        raise UserError(f"{out} already holds results of {found}: choose another --out for {task} output")
     return manifest
 
 

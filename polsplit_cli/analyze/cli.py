@@ -30,11 +30,11 @@ def _check_entropy(entropy: str) -> str:
     return entropy
 
 
-def _start(out: Path | None) -> None:
-    """Checks before any work: an --out folder of another command is refused up front."""
+def _start(out: Path | None, analysis: str) -> None:
+    """Checks before any work: an --out folder of another command or analysis is refused up front."""
     from polsplit_cli.analyze.report import check_out_dir
 
-    check_out_dir(out)
+    check_out_dir(out, analysis)
 
 
 def _eval_runs(paths: list[str]):
@@ -67,7 +67,7 @@ def kl_command(
     out: Path = OUT,
 ) -> None:
     """Exact D_KL(pi_mode || pi_reference) and the reverse, bits/token, on the mode's samples (teacher forcing)."""
-    _start(out)
+    _start(out, "kl")
     from polsplit_cli.analyze.io import load_eval_run
     from polsplit_cli.analyze.kl import BOOTSTRAP_UNITS, kl_analysis, response_kls, responses_jsonl
 
@@ -97,7 +97,7 @@ def modes_command(
     latex: Path = LATEX,
 ) -> None:
     """Table 5: |dAcc|, |dEnt|, |dLen| between two modes of each run, and the KL when given."""
-    _start(out)
+    _start(out, "modes")
     from polsplit_cli.analyze.mode_gap import load_kl_result, mode_gap
 
     kl_results = [load_kl_result(path) for path in kl or []]
@@ -119,7 +119,7 @@ def best_of_n_command(
     latex: Path = LATEX,
 ) -> None:
     """Table 6: average and best-of-k accuracy per mode, and the problems only one mode solves."""
-    _start(out)
+    _start(out, "best-of-n")
     from polsplit_cli.analyze.best_of_n import best_of_n
 
     _emit(best_of_n(_eval_runs(runs), (reference, mode), allow_partial=allow_partial), as_json, out, markdown, csv, latex)
@@ -138,7 +138,7 @@ def generalization_command(
     latex: Path = LATEX,
 ) -> None:
     """Table 7: accuracy, entropy and entropy change of each system-prompt mode vs no system prompt."""
-    _start(out)
+    _start(out, "generalization")
     from polsplit_cli.analyze.generalization import generalization
 
     analysis = generalization(_eval_runs(runs), modes or None, allow_partial=allow_partial, entropy=_check_entropy(entropy))
@@ -161,7 +161,7 @@ def compare_command(
     latex: Path = LATEX,
 ) -> None:
     """Table 1: runs side by side per benchmark, AIME-24/25, the 4-column average, paired p-values."""
-    _start(out)
+    _start(out, "compare")
     from polsplit_cli.analyze.compare import compare
     from polsplit_cli.analyze.io import reference_index, selections_from_specs
 
@@ -185,7 +185,7 @@ def plot_command(
     as_json: bool = JSON,
 ) -> None:
     """PNG figures: training curves (Figure 1(c)) from train runs; compare and best-of-n bars from eval runs."""
-    _start(out)
+    _start(out, "plot")
     from polsplit_cli.analyze.io import load_train_run, manifest_kind, parse_run_spec, selections_from_specs
     from polsplit_cli.analyze.plot import plot_runs
     from polsplit_cli.analyze.report import (
@@ -201,7 +201,7 @@ def plot_command(
     train_runs = [load_train_run(spec) for spec, kind in zip(runs, kinds, strict=True) if kind == "train"]
     eval_specs = [spec for spec, kind in zip(runs, kinds, strict=True) if kind == "eval"]
     selections = selections_from_specs(eval_specs, labels) if eval_specs else []
-    folder = prepare_out_dir(out or default_out_dir("plot"))
+    folder = prepare_out_dir(out or default_out_dir("plot"), "plot")
     figures, notes = plot_runs(train_runs, selections, folder, modes=(reference, mode), smooth=smooth,
                                allow_partial=allow_partial)
     write_manifest(folder, "plot", runs, list(figures))

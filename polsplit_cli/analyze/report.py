@@ -7,15 +7,13 @@ import csv
 import io
 import json
 import math
-import platform
 import sys
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from polsplit_cli.errors import UserError
-from polsplit_cli.runfiles import load_manifest, package_version, write_json
+from polsplit_cli import runfiles
+from polsplit_cli.runfiles import write_json
 
 
 @dataclass
@@ -128,47 +126,33 @@ def _csv_files(analysis: Analysis, path: Path) -> dict[Path, str]:
     return files
 
 
-def check_out_dir(out: Path | None) -> None:
-    """Refuse (before any work) an --out folder that holds another command's results."""
-    if out is None:
-        return
-    try:
-        manifest = load_manifest(out)
-    except UserError:
-        manifest = {}  # unreadable: refused below as a folder of kind None
-    if manifest is not None:
-        kind = manifest.get("kind")
-        if kind != "analyze":
-            raise UserError(f"{out} already holds results of kind '{kind}': choose another --out for analyze output")
+def check_out_dir(out: Path | None, analysis: str) -> None:
+    """Refuse (before any work) an --out folder that holds another command's or analysis' results."""
+    if out is not None:
+        runfiles.check_out_dir(out, "analyze", analysis)
 
 
-def prepare_out_dir(out: Path) -> Path:
+def prepare_out_dir(out: Path, analysis: str) -> Path:
     """Create an analyze output folder (after ``check_out_dir``)."""
-    check_out_dir(out)
+    check_out_dir(out, analysis)
     out.mkdir(parents=True, exist_ok=True)
     return out
 
 
 def default_out_dir(name: str) -> Path:
     """runs/analyze-<name>-<timestamp>, the default folder of commands that must write files."""
-    return Path("runs") / f"analyze-{name}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+    return runfiles.new_run_dir(f"analyze-{name}")
 
 
 def write_manifest(out: Path, analysis_name: str, inputs: list[str], files: list[str]) -> None:
     """manifest.json of an analyze folder: command line, inputs, files written, versions."""
-    from polsplit_cli import __version__
-
     manifest = {
-        "kind": "analyze",
+        **runfiles.manifest_header("analyze", ("numpy", "scipy")),
         "analysis": analysis_name,
-        "command": sys.argv,
         "inputs": inputs,
         "files": sorted(files),
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "versions": {"polsplit": __version__, "python": platform.python_version(),
-                     **{package: package_version(package) for package in ("numpy", "scipy")}},
     }
-    write_json(out / "manifest.json", manifest)
+    write_json(out / runfiles.MANIFEST_FILE, manifest)
 
 
 def emit(
@@ -193,7 +177,7 @@ def emit(
         files.update(_csv_files(analysis, csv_path))
     document = json.dumps(json_safe(analysis.data), indent=2, allow_nan=False) + "\n"
     if out:
-        prepare_out_dir(out)
+        prepare_out_dir(out, analysis.name)
         stem = out / analysis.name.replace("-", "_")
         files[stem.with_suffix(".json")] = document
         files[stem.with_suffix(".md")] = "\n".join(to_markdown(t) for t in analysis.tables)

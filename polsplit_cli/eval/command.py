@@ -9,15 +9,14 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import typer
 
 from polsplit_cli.errors import UserError, missing_extra
+from polsplit_cli.runfiles import new_run_dir
 
-RUNS_DIR = Path("runs")
 PROTOCOL_KEYS = {"benchmarks": list, "modes": list, "n": int, "limit": int, "temperature": float, "top_k": int,
                  "top_p": float, "max_new_tokens": int, "seed": int}
 
@@ -137,7 +136,7 @@ def eval_command(
     sampling = SamplingConfig(temperature=float(protocol["temperature"]), top_k=int(protocol["top_k"]),
                               top_p=float(protocol["top_p"]), max_new_tokens=int(protocol["max_new_tokens"]),
                               seed=int(protocol["seed"]))
-    out_dir = out if out is not None else RUNS_DIR / time.strftime("eval-%Y%m%d-%H%M%S")
+    out_dir = out if out is not None else new_run_dir("eval")
     settings = EvalSettings(
         model=model, benchmarks=loaded, modes=mode_list, n=int(protocol["n"]), sampling=sampling,
         backend=backend, out=out_dir, resume=resume, batch_size=batch_size, device=device,
@@ -145,7 +144,6 @@ def eval_command(
         entropy_chunk_size=entropy_chunk_size,
         **{key: value for key, value in (("grading_timeout", grading_timeout), ("grader", grader),
                                          ("answer_region", answer_region)) if value is not None},
-        command=" ".join(["polsplit", *sys.argv[1:]]),
     )
     err = Console(stderr=True)
     records = _run_with_progress(settings, err, quiet or json_output)

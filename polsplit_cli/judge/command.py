@@ -9,16 +9,24 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
-import time
 from pathlib import Path
 
 import typer
 from rich.console import Console
 
 from polsplit_cli.errors import UserError
+from polsplit_cli.runfiles import (
+    MANIFEST_FILE,
+    RUNS_DIR,
+    check_out_dir,
+    load_manifest,
+    manifest_header,
+    new_run_dir,
+    utc_now,
+    write_json,
+)
 
-RUNS_DIR = Path("runs")
+JUDGE_PACKAGES = ("openai", "sacrebleu", "nltk")  # versions in the manifest
 NGRAM_N = 2  # the paper's Div-N-Gram uses bigrams
 
 
@@ -53,7 +61,6 @@ def judge(
         usage_totals,
     )
     from polsplit_cli.judge.stories import read_stories, resolve_input
-    from polsplit_cli.runfiles import write_json
 
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     if pooling not in POOLINGS:
@@ -117,18 +124,13 @@ def _out_dir(out: Path | None, resume: bool) -> Path:
             raise UserError(f"--resume: no judge run under {RUNS_DIR}/ (name one with --out)")
         return runs[-1]
     if out is None:
-        out = RUNS_DIR / time.strftime("judge-%Y%m%d-%H%M%S")
-        suffix = 1
-        while out.exists():
-            suffix += 1
-            out = RUNS_DIR / time.strftime(f"judge-%Y%m%d-%H%M%S-{suffix}")
+        out = new_run_dir("judge")
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out}: is a file, not a folder")
     kind = _folder_kind(out)
     if resume and kind != "judge":
         raise UserError(f"--resume: {out} is not a judge run folder (no manifest.json of kind 'judge')")
-    if kind not in (None, "judge"):
-        raise UserError(f"{out}: a '{kind}' run folder; choose another --out for judge results")
+    check_out_dir(out, "judge")
     if kind is None and out.is_dir() and any(out.iterdir()):
         raise UserError(f"{out}: folder is not empty and is not a judge run; choose another --out")
     out.mkdir(parents=True, exist_ok=True)
@@ -137,8 +139,6 @@ def _out_dir(out: Path | None, resume: bool) -> Path:
 
 def _folder_kind(folder: Path) -> str | None:
     """The folder's manifest kind: None without a manifest, "?" for an unreadable one or one without a kind."""
-    from polsplit_cli.runfiles import load_manifest
-
     try:
         manifest = load_manifest(folder)
     except UserError:
@@ -147,25 +147,18 @@ def _folder_kind(folder: Path) -> str | None:
 
 
 def _write_manifest(out_dir, source_file: Path, judges, settings, pooling, diversity_only, limit) -> None:
-    from polsplit_cli import __version__
     from polsplit_cli.judge.diversity import LOWERCASE, TOKENIZER
     from polsplit_cli.judge.rubric import rubric_template, rubric_version
-    from polsplit_cli.runfiles import load_manifest, package_version, write_json
 
     previous = load_manifest(out_dir) or {}
-    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    write_json(out_dir / "manifest.json", {
-        "kind": "judge",
-        "polsplit": __version__,
-        "command": sys.argv,
+    write_json(out_dir / MANIFEST_FILE, {
+        **manifest_header("judge", JUDGE_PACKAGES, previous),
         "input": {"path": str(source_file), "sha256": hashlib.sha256(source_file.read_bytes()).hexdigest()},
         "judges": [j.describe() for j in judges],
         "params": {**settings.describe(), "diversity_only": diversity_only, "limit": limit},
         "rubric": {"version": rubric_version(), "template_sha256": hashlib.sha256(rubric_template().encode()).hexdigest()},
         "diversity": {"n": NGRAM_N, "pooling": pooling, "tokenizer": TOKENIZER, "lowercase": LOWERCASE},
-        "versions": {name: package_version(name) for name in ("openai", "sacrebleu", "nltk")},
-        "started_at": previous.get("started_at", now),
-        "invocations": [*previous.get("invocations", []), now],
+        "invocations": [*previous.get("invocations", []), utc_now()],
     })
 
 

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 from pathlib import Path
 from typing import Any
 
 from polsplit_cli.judge.presets import Judge
 from polsplit_cli.judge.rubric import RUBRIC_NAMES, rubric_version
 from polsplit_cli.judge.stories import Story
-from polsplit_cli.runfiles import JsonlLog
+from polsplit_cli.runfiles import JsonlLog, utc_now
 
 SHORT_NAMES = {"Creativity": "Creativity", "Originality": "Originality", "Narrative Flow": "Narrative",
                "Emotional Impact": "Impact", "Imagery": "Imagery"}
@@ -64,7 +63,7 @@ def judgement_record(key: str, judge: Judge, story: Story, verdict: Any) -> dict
         "request_id": verdict.request_id,
         "usage": verdict.usage,
         "error": verdict.error,
-        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "finished_at": utc_now(),
     }
 
 

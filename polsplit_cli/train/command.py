@@ -20,8 +20,8 @@ from rich.progress import (
 from rich.table import Table
 
 from polsplit_cli.errors import UserError
+from polsplit_cli.runfiles import check_out_dir, new_run_dir, read_manifest
 
-RUNS_DIR = Path("runs")
 INTERRUPTED_EXIT = 130
 # local-trainer flags that have a verl counterpart in the ``policy_split:`` section
 VERL_KNOBS = ("eta", "kappa", "alpha", "eta_normal", "clip_placement", "estimator", "sharing")
@@ -83,12 +83,11 @@ def train_command(
     given = {**parse_overrides(overrides), **given}
     if resume is not None:
         run_dir = resume
-        from polsplit_cli.analyze.io import read_manifest
-
         settings = resume_config(read_manifest(run_dir, "train")["config"], given)
     else:
         settings = resolve_config(config, given)
-        run_dir = out or RUNS_DIR / time.strftime("train-%Y%m%d-%H%M%S")
+        run_dir = out or new_run_dir("train")
+        check_out_dir(run_dir, "train")
         if (run_dir / "metrics.jsonl").exists():
             raise UserError(f"{run_dir} already holds a training run: continue it with --resume {run_dir}, "
                             "or choose another --out")
@@ -121,7 +120,7 @@ def _launch_verl(given: dict[str, Any], config: Path | None, overrides: list[str
              for key, value in given.items() if key in VERL_KNOBS]
     if "model" in given:
         knobs.append(f"actor_rollout_ref.model.path={given['model']}")
-    run_dir = resume or out or RUNS_DIR / time.strftime("train-%Y%m%d-%H%M%S")
+    run_dir = resume or out or new_run_dir("train")
     return launch(given.get("algo"), config=config, overrides=[*knobs, *overrides], dry_run=dry_run,
                   run_dir=run_dir, resume=resume is not None)
 

@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import json
 import math
-import platform
 import random
 import signal
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,7 +35,7 @@ from polsplit_cli.eval.grading import DEFAULT_ANSWER_REGION, DEFAULT_TIMEOUT_S, 
 from polsplit_cli.modes import NORMAL as NORMAL_MODE_NAME
 from polsplit_cli.modes import get_mode
 from polsplit_cli.prompts import math_task
-from polsplit_cli.runfiles import write_json
+from polsplit_cli.runfiles import MANIFEST_FILE, load_manifest, manifest_header, write_json
 from polsplit_cli.train import checkpoint as ckpt
 from polsplit_cli.train.algorithms import Copies, OldPolicy, get_algorithm
 from polsplit_cli.train.config import TrainConfig
@@ -52,7 +50,8 @@ from polsplit_cli.train.rollout import (
     split_prefix,
 )
 
-METRICS_FILE, MANIFEST_FILE, SUMMARY_FILE = "metrics.jsonl", "manifest.json", "summary.json"
+METRICS_FILE, SUMMARY_FILE = "metrics.jsonl", "summary.json"
+TRAIN_PACKAGES = ("torch", "transformers", "tokenizers", "numpy")  # versions in the manifest
 MODE_KEYS = {NORMAL: "normal", HIGH_ENTROPY: "he"}
 EVAL_KEYS = ("eval/normal/accuracy", "eval/he/accuracy", "eval/normal/entropy_bits", "eval/he/entropy_bits",
              "eval/kl/forward_bits")
@@ -469,34 +468,17 @@ def _truncate_metrics(path: Path, last_step: int) -> None:
     path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
 
 
-def package_versions() -> dict[str, str | None]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    versions: dict[str, str | None] = {"python": platform.python_version()}
-    for name in ("polsplit", "torch", "transformers", "tokenizers", "numpy"):
-        try:
-            versions[name] = version(name)
-        except PackageNotFoundError:
-            versions[name] = None
-    return versions
-
-
 def write_manifest(trainer: Trainer, *, status: str, extra: dict[str, Any] | None = None) -> None:
     """manifest.json (kind "train"): command, resolved config, model, seeds, versions, prompt hashes."""
     from polsplit_cli.models import resolve_model_path
 
-    path = trainer.run_dir / MANIFEST_FILE
-    manifest = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-    manifest.setdefault("commands", [])
-    if status == "running":
-        manifest["commands"].append(sys.argv)
+    manifest = load_manifest(trainer.run_dir) or {}
+    if status == "running":  # a new invocation (a later status of it keeps its header)
+        manifest.update(manifest_header("train", TRAIN_PACKAGES, manifest))
     manifest.update({
-        "kind": "train",
-        "command": manifest["commands"][0] if manifest["commands"] else sys.argv,
         "config": trainer.config.to_dict(),
         "model": str(resolve_model_path(trainer.config.model)),
         "seeds": {"seed": trainer.config.seed, "sampler": trainer.config.seed, "algorithm": trainer.config.seed + 1},
-        "versions": package_versions(),
         "grading": grader_manifest(trainer.config.grader, DEFAULT_ANSWER_REGION, DEFAULT_TIMEOUT_S),
         "modes": {mode.name: mode.digest for mode in trainer.modes.values()},
         "data": trainer.task.name,
@@ -505,7 +487,7 @@ def write_manifest(trainer: Trainer, *, status: str, extra: dict[str, Any] | Non
         **(extra or {}),
     })
     trainer.run_dir.mkdir(parents=True, exist_ok=True)
-    write_json(path, manifest)
+    write_json(trainer.run_dir / MANIFEST_FILE, manifest)
 
 
 def write_summary(result: RunResult, *, wall_s: float) -> dict[str, Any]:

@@ -7,7 +7,7 @@ import pytest
 from polsplit_cli.data.arithmetic import arithmetic_problems
 from polsplit_cli.errors import UserError
 from polsplit_cli.models import TINY_CHECKPOINT, load_model
-from polsplit_cli.models.tiny import greedy_accuracy
+from polsplit_cli.tools.build_tiny import greedy_accuracy
 
 
 def test_load_tiny_is_fast_and_eval_mode():

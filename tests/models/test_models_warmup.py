@@ -5,7 +5,7 @@ import torch
 
 from polsplit_cli.data.arithmetic import arithmetic_problems
 from polsplit_cli.eval.grading import grade
-from polsplit_cli.models.tiny import (
+from polsplit_cli.tools.build_tiny import (
     STYLE_INSTRUCTIONS,
     THOUGHT_STYLES,
     build_model,

@@ -18,7 +18,7 @@ from pathlib import Path
 import typer
 
 from polsplit_cli.errors import UserError, first_line, missing_extra
-from polsplit_cli.runfiles import load_manifest, package_version, write_json
+from polsplit_cli.runfiles import load_manifest, manifest_header, write_json
 from polsplit_cli.train.verl.launch import last_checkpoint_step
 
 PROVENANCE_FILE = "polsplit_export.json"
@@ -77,8 +77,8 @@ def export(source: Path, out: Path, *, step: int | None = None) -> int:
     except (OSError, ValueError, KeyError, RuntimeError) as error:
         raise UserError(f"cannot merge {actor}: {first_line(error)}") from error
     write_json(out / PROVENANCE_FILE, {
-        "kind": "export", "source": str(actor.resolve()), "step": step, "dtype": "bfloat16",
-        "merger": "verl.model_merger (fsdp)", "versions": {n: package_version(n) for n in ("polsplit", "verl", "torch")},
+        **manifest_header("export", ("verl", "torch")), "source": str(actor.resolve()), "step": step,
+        "dtype": "bfloat16", "merger": "verl.model_merger (fsdp)",
     })
     return step
 

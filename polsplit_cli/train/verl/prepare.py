@@ -10,17 +10,17 @@ permutation.
 
 from __future__ import annotations
 
-import json
 import random
-import sys
 from pathlib import Path
 
 import typer
 
 from polsplit_cli.errors import UserError
 from polsplit_cli.prompts import math_task
+from polsplit_cli.runfiles import MANIFEST_FILE, check_out_dir, manifest_header, write_json
 
 DEEPMATH = "zwhe99/DeepMath-103K"
+PREPARE_PACKAGES = ("datasets", "pandas", "pyarrow")  # versions in the manifest
 
 
 def load_deepmath() -> list[dict[str, str]]:
@@ -80,6 +80,7 @@ def write_parquet(rows: list[dict], path: Path) -> None:
 def prepare(out: Path, *, data_file: Path | None = None, size: int = 20000, val_size: int = 500,
             seed: int = 0) -> dict[str, Path]:
     """Write ``train.parquet``, ``val.parquet`` and ``manifest.json`` under ``out``; return their paths."""
+    check_out_dir(out, "data")  # before any download: a folder of other results is never overwritten
     if data_file is not None:
         from polsplit_cli.train.data import load_qa_jsonl
 
@@ -88,16 +89,15 @@ def prepare(out: Path, *, data_file: Path | None = None, size: int = 20000, val_
         records, data_source = load_deepmath(), DEEPMATH
     train, val = split_sample(records, size=size, val_size=val_size, seed=seed)
     out.mkdir(parents=True, exist_ok=True)
-    paths = {"train": out / "train.parquet", "val": out / "val.parquet", "manifest": out / "manifest.json"}
+    paths = {"train": out / "train.parquet", "val": out / "val.parquet", "manifest": out / MANIFEST_FILE}
     for split, chosen in (("train", train), ("val", val)):
         rows = [verl_row(r, index=i, split=split, data_source=data_source) for i, r in enumerate(chosen)]
         write_parquet(rows, paths[split])
-    manifest = {
-        "kind": "data", "command": " ".join(sys.argv), "source": str(data_file) if data_file else DEEPMATH,
+    write_json(paths["manifest"], {
+        **manifest_header("data", PREPARE_PACKAGES), "source": str(data_file) if data_file else DEEPMATH,
         "data_source": data_source, "seed": seed, "train": len(train), "val": len(val),
         "task_prompt": math_task("{query}"),
-    }
-    paths["manifest"].write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    })
     return paths
 
 

@@ -1,4 +1,4 @@
-"""The built-in tiny model: byte-level tokenizer, ChatML template, ~0.8M-parameter Qwen3.
+"""Offline builder of the built-in tiny model: byte-level tokenizer, ChatML template, ~0.8M-parameter Qwen3.
 
 Everything is built offline from code in this file, then warmed up by supervised
 fine-tuning on the arithmetic train split so that reinforcement learning has something
@@ -10,7 +10,7 @@ that reads its system turn, for studying how that changes a mode split (docs/tra
 
 Regenerate the shipped checkpoint (same seed -> same weights on the same machine):
 
-    python -m polsplit_cli.models.tiny --seed 0 --out polsplit_cli/models/tiny_checkpoint
+    python -m polsplit_cli.tools.build_tiny --seed 0 --out polsplit_cli/models/tiny_checkpoint
 """
 
 from __future__ import annotations
