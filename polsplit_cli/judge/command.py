@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 
 from polsplit_cli.errors import UserError
+from polsplit_cli.terminal import ProgressReport, table_console
 
 RUNS_DIR = Path("runs")
 NGRAM_N = 2  # the paper's Div-N-Gram uses bigrams
@@ -173,8 +174,6 @@ def _run_judges(stories, judges, keys, settings, log, *, retry_failed: bool, err
     """Judge every (story, judge) not yet done; returns the records written by this run."""
     import asyncio
 
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from polsplit_cli.judge.client import JudgeAbort, judge_all
     from polsplit_cli.judge.results import judgement_key, judgement_record
 
@@ -190,16 +189,18 @@ def _run_judges(stories, judges, keys, settings, log, *, retry_failed: bool, err
     written: list[dict] = []
     if not pending:
         return written
-    with Progress(TextColumn("judging"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TextColumn("{task.fields[failed]} failed"), console=err, transient=True) as progress:
-        task = progress.add_task("judging", total=len(pending), failed=0)
+    failed = 0
+    with ProgressReport("judging", err) as report:
+        report.update(0, len(pending), "0 failed")
 
         def finished(key: str, verdict) -> None:
+            nonlocal failed
             judge, story = pending[key]
             record = judgement_record(key, judge, story, verdict)
             log.append(record)
             written.append(record)
-            progress.update(task, advance=1, failed=sum(1 for r in written if not r["parse_ok"]))
+            failed += not record["parse_ok"]
+            report.update(len(written), len(pending), f"{failed} failed")
 
         jobs = {key: (judge, story.prompt, story.story) for key, (judge, story) in pending.items()}
         try:
@@ -233,7 +234,7 @@ def _report(summary: dict, new_records: list[dict], out_dir: Path, json_output: 
     if json_output:
         print(json.dumps(summary, indent=2, ensure_ascii=False))
     else:
-        console = Console()
+        console = table_console()
         for title, header, rows in summary_tables(summary):
             table = Table(*header, title=title)
             for row in rows:
