@@ -21,6 +21,7 @@ from polsplit_cli.terminal import ProgressReport, table_console
 
 RUNS_DIR = Path("runs")
 NGRAM_N = 2  # the paper's Div-N-Gram uses bigrams
+INCOMPLETE_EXIT = 1  # some judgement has no scores (2 is a usage error, 130 an interrupt)
 
 
 def judge(
@@ -108,6 +109,7 @@ def judge(
     write_json(out_dir / "summary.json", summary)
     (out_dir / "summary.md").write_text(summary_markdown(summary), encoding="utf-8")
     _report(summary, new_records, out_dir, json_output, err)
+    _exit_unless_complete(summary, [*new_records, *records.values()], out_dir, err)
 
 
 def _out_dir(out: Path | None, resume: bool) -> Path:
@@ -225,12 +227,9 @@ def _report(summary: dict, new_records: list[dict], out_dir: Path, json_output: 
 
     from polsplit_cli.judge.results import summary_tables, usage_totals
 
-    failed = [r for r in new_records if not r["parse_ok"]]
     for judge, usage in usage_totals(new_records).items():
-        err.print(f"tokens ({judge}, this run): " + ", ".join(f"{k}={v}" for k, v in sorted(usage.items())))
-    if failed:
-        err.print(f"[yellow]{len(failed)} judgements failed[/yellow] (no scores; see 'error' in "
-                  f"{out_dir / 'judgements.jsonl'}); a rerun with --resume retries them")
+        if usage:
+            err.print(f"tokens ({judge}, this run): " + ", ".join(f"{k}={v}" for k, v in sorted(usage.items())))
     if json_output:
         print(json.dumps(summary, indent=2, ensure_ascii=False))
     else:
@@ -241,3 +240,22 @@ def _report(summary: dict, new_records: list[dict], out_dir: Path, json_output: 
                 table.add_row(*row)
             console.print(table)
     err.print(f"results in {out_dir}")
+
+
+def _exit_unless_complete(summary: dict, records: list[dict], out_dir: Path, err: Console) -> None:
+    """Exit INCOMPLETE_EXIT with the count when a judgement asked for has no scores: a script must
+    be able to trust the exit code. ``records`` (this run's first) give an example error."""
+    from rich.markup import escape
+
+    rows = summary["rubric"]
+    scored = sum(row["judged"] for row in rows)
+    wanted = scored + sum(row["failed"] + row["pending"] for row in rows)
+    if scored == wanted:
+        return
+    failed = sum(row["failed"] for row in rows)
+    example = next((r["error"] for r in records if not r["parse_ok"] and r["error"]), None)
+    detail = f"{failed} failed" + (f", e.g. {escape(example)}" if example else "")
+    err.print(f"[red]incomplete:[/red] {scored} of {wanted} judgements succeeded ({detail}); see 'error' in "
+              f"{out_dir / 'judgements.jsonl'}. Rerun with --resume --out {out_dir} to retry the rest",
+              highlight=False)
+    raise typer.Exit(INCOMPLETE_EXIT)
