@@ -165,7 +165,9 @@ def parse_run_spec(spec: str) -> tuple[str, str | None]:
     if Path(spec).expanduser().exists() or ":" not in spec:
         return spec, None
     path, mode = spec.rsplit(":", 1)
-    return path, mode or None
+    if not mode:
+        raise UserError(f"'{spec}': no mode after ':' (RUN alone gives every mode of the run, RUN:MODE one)")
+    return path, mode
 
 
 def selections_from_specs(specs: list[str], labels: list[str] | None = None) -> list[Selection]:
