@@ -1,8 +1,9 @@
 """Inputs `polsplit analyze` used to accept with exit 0, in a real process: each is now one red line
-and exit 2 before any work."""
+and exit 2 before any work, and unequal sample counts are stated in the output."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -58,3 +59,21 @@ def test_a_run_spec_with_an_empty_mode_is_refused(run, tmp_path):
     line = one_red_line(polsplit("analyze", "compare", f"{run}:", cwd=tmp_path))
     assert f"'{run}:': no mode after ':'" in line
 
+
+def test_unequal_sample_counts_are_noted(tmp_path):
+    four = write_eval_run(tmp_path / "four", samples_from_counts("arithmetic", "normal", [1, 2], 4))
+    two = write_eval_run(tmp_path / "two", samples_from_counts("arithmetic", "normal", [1, 2], 2))
+    uneven = write_eval_run(tmp_path / "uneven", samples_from_counts("arithmetic", "normal", [1], 4)
+                            + samples_from_counts("arithmetic", "normal", [0, 1], 2)[2:])  # p0: 4 samples, p1: 2
+    result = polsplit("analyze", "compare", str(four), str(two), str(uneven), "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    note = "samples per problem differ (four: 4, two: 2, uneven: 2-4): each row's accuracy averages its own samples"
+    assert note in json.loads(result.stdout)["notes"]
+    assert note in " ".join(result.stderr.split())  # printed under the table too (wrapped to its width)
+    rows = {row["label"]: row["columns"]["arithmetic"]["accuracy_pct"] for row in json.loads(result.stdout)["rows"]}
+    # avg@n per problem, then over problems: four (1/4 + 2/4) / 2, two (1/2 + 2/2) / 2, uneven (1/4 + 1/2) / 2
+    assert rows == pytest.approx({"four": 37.5, "two": 75.0, "uneven": 37.5})
+
+    same = polsplit("analyze", "compare", str(four), f"{four}:normal", "--json", cwd=tmp_path)
+    assert same.returncode == 0
+    assert not any("samples per problem" in note for note in json.loads(same.stdout)["notes"])
