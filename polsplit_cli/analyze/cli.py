@@ -30,11 +30,20 @@ def _check_entropy(entropy: str) -> str:
     return entropy
 
 
-def _start(out: Path | None, analysis: str) -> None:
-    """Checks before any work: an --out folder of another command or analysis is refused up front."""
+def _start(out: Path | None, analysis: str, *files: Path | None, modes: tuple[str, str] | None = None) -> None:
+    """Checks before any work: an --out folder of another command, a --markdown/--csv/--latex file
+    in a folder that does not exist (never created: a typo must not make folders) and, for the
+    commands that set two modes against each other, a --mode equal to --reference."""
     from polsplit_cli.analyze.report import check_out_dir
 
     check_out_dir(out, analysis)
+    for path in files:
+        if path is not None and path.is_dir():
+            raise UserError(f"{path}: is a folder; name a file to write")
+        if path is not None and not path.parent.is_dir():
+            raise UserError(f"{path}: parent folder {path.parent} does not exist")
+    if modes is not None and modes[0] == modes[1]:
+        raise UserError(f"--mode and --reference are both '{modes[0]}': give two different modes")
 
 
 def _eval_runs(paths: list[str]):
@@ -67,12 +76,15 @@ def kl_command(
     out: Path = OUT,
 ) -> None:
     """Exact D_KL(pi_mode || pi_reference) and the reverse, bits/token, on the mode's samples (teacher forcing)."""
-    _start(out, "kl")
+    _start(out, "kl", modes=(mode, reference))
     from polsplit_cli.analyze.io import load_eval_run
     from polsplit_cli.analyze.kl import BOOTSTRAP_UNITS, kl_analysis, response_kls, responses_jsonl
 
-    if bootstrap_unit not in BOOTSTRAP_UNITS:  # checked before the long teacher-forcing pass
+    # checked before the long teacher-forcing pass
+    if bootstrap_unit not in BOOTSTRAP_UNITS:
         raise UserError(f"unknown --bootstrap-unit '{bootstrap_unit}': use {' or '.join(BOOTSTRAP_UNITS)}")
+    if bootstrap < 0:
+        raise UserError(f"--bootstrap must be 0 (no intervals) or more resamples, got {bootstrap}")
     eval_run = load_eval_run(run, token_ids=True)
     responses, notes = response_kls(eval_run, mode=mode, reference=reference, model_path=model, chunk_size=chunk_size,
                                     limit=limit, device=device, dtype=dtype, progress=not as_json)
@@ -97,7 +109,7 @@ def modes_command(
     latex: Path = LATEX,
 ) -> None:
     """Table 5: |dAcc|, |dEnt|, |dLen| between two modes of each run, and the KL when given."""
-    _start(out, "modes")
+    _start(out, "modes", markdown, csv, latex, modes=(mode, reference))
     from polsplit_cli.analyze.mode_gap import load_kl_result, mode_gap
 
     kl_results = [load_kl_result(path) for path in kl or []]
@@ -119,7 +131,7 @@ def best_of_n_command(
     latex: Path = LATEX,
 ) -> None:
     """Table 6: average and best-of-k accuracy per mode, and the problems only one mode solves."""
-    _start(out, "best-of-n")
+    _start(out, "best-of-n", markdown, csv, latex, modes=(mode, reference))
     from polsplit_cli.analyze.best_of_n import best_of_n
 
     _emit(best_of_n(_eval_runs(runs), (reference, mode), allow_partial=allow_partial), as_json, out, markdown, csv, latex)
@@ -138,7 +150,7 @@ def generalization_command(
     latex: Path = LATEX,
 ) -> None:
     """Table 7: accuracy, entropy and entropy change of each system-prompt mode vs no system prompt."""
-    _start(out, "generalization")
+    _start(out, "generalization", markdown, csv, latex)
     from polsplit_cli.analyze.generalization import generalization
 
     analysis = generalization(_eval_runs(runs), modes or None, allow_partial=allow_partial, entropy=_check_entropy(entropy))
@@ -161,7 +173,7 @@ def compare_command(
     latex: Path = LATEX,
 ) -> None:
     """Table 1: runs side by side per benchmark, AIME-24/25, the 4-column average, paired p-values."""
-    _start(out, "compare")
+    _start(out, "compare", markdown, csv, latex)
     from polsplit_cli.analyze.compare import compare
     from polsplit_cli.analyze.io import reference_index, selections_from_specs
 

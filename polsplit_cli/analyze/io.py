@@ -8,7 +8,7 @@ naming the file and line, so a bad input is one red line and never a traceback.
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -165,7 +165,9 @@ def parse_run_spec(spec: str) -> tuple[str, str | None]:
     if Path(spec).expanduser().exists() or ":" not in spec:
         return spec, None
     path, mode = spec.rsplit(":", 1)
-    return path, mode or None
+    if not mode:
+        raise UserError(f"'{spec}': no mode after ':' (RUN alone gives every mode of the run, RUN:MODE one)")
+    return path, mode
 
 
 def selections_from_specs(specs: list[str], labels: list[str] | None = None) -> list[Selection]:
@@ -216,7 +218,8 @@ def problem_sets(records: list[dict[str, Any]]) -> dict[str, set[str]]:
 
 
 def shared_problems(selections: list[Selection], *, allow_partial: bool) -> tuple[dict[str, set[str]], list[str]]:
-    """benchmark -> problem ids every selection answered, and notes saying what was dropped.
+    """benchmark -> problem ids every selection answered, and notes saying what was dropped (and
+    when the rows have different numbers of samples per problem).
 
     Without ``allow_partial`` any difference is a UserError; with it the comparison is
     restricted to the intersection and the notes say so. No shared problem is always an error.
@@ -249,7 +252,17 @@ def shared_problems(selections: list[Selection], *, allow_partial: bool) -> tupl
         shared[benchmark] = common
     if not shared:
         raise UserError("runs share no benchmark")
+    counts = [samples_per_problem(restrict(s.records, shared)) for s in selections]
+    if len(set().union(*counts)) > 1:
+        sizes = ", ".join(f"{s.label}: {min(c)}" + (f"-{max(c)}" if len(c) > 1 else "")
+                          for s, c in zip(selections, counts, strict=True))
+        notes.append(f"samples per problem differ ({sizes}): each row's accuracy averages its own samples")
     return shared, notes
+
+
+def samples_per_problem(records: list[dict[str, Any]]) -> set[int]:
+    """The distinct numbers of samples the problems have (one number when every problem has n)."""
+    return set(Counter((r["benchmark"], r["problem_id"]) for r in records).values())
 
 
 def restrict(records: list[dict[str, Any]], shared: dict[str, set[str]]) -> list[dict[str, Any]]:

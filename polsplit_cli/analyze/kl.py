@@ -22,6 +22,7 @@ from polsplit_cli.analyze.stats import bootstrap_ci
 from polsplit_cli.errors import UserError
 from polsplit_cli.eval.entropy import response_hidden  # also imported from here by benchmarks/analyze_kl.py
 from polsplit_cli.modes import Mode, get_mode
+from polsplit_cli.terminal import track
 
 BOOTSTRAP_UNITS = ("response", "problem")
 # float32 by default: the KL between two prompts is small (~0.01 bits for an untrained pair of
@@ -109,9 +110,8 @@ def response_kls(
 
 def _track(records: list[dict[str, Any]], description: str):
     from rich.console import Console
-    from rich.progress import track
 
-    return track(records, description=description, console=Console(stderr=True), transient=True)
+    return track(records, description, Console(stderr=True))
 
 
 def summarize(

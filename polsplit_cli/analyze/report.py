@@ -14,6 +14,7 @@ from typing import Any
 
 from polsplit_cli import runfiles
 from polsplit_cli.runfiles import write_json
+from polsplit_cli.terminal import table_console
 
 
 @dataclass
@@ -166,8 +167,6 @@ def emit(
     extra_files: dict[str, str] | None = None,
 ) -> None:
     """Print the tables (to stderr when ``--json`` owns stdout) and write the requested files."""
-    from rich.console import Console
-
     files: dict[Path, str] = {}
     if markdown:
         files[markdown] = "\n".join(to_markdown(t) for t in analysis.tables)
@@ -190,7 +189,7 @@ def emit(
     if out:
         names = [str(p.relative_to(out)) for p in files if p.parent == out]
         write_manifest(out, analysis.name, analysis.inputs, names)
-    console = Console(stderr=as_json)  # files first: a closed pipe while printing loses nothing
+    console = table_console(stderr=as_json)  # files first: a closed pipe while printing loses nothing
     for table in analysis.tables:
         console.print(to_rich(table))
     if files:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ import typer
 
 from polsplit_cli.errors import UserError, missing_extra
 from polsplit_cli.runfiles import new_run_dir
+from polsplit_cli.terminal import ProgressReport, table_console
 
 PROTOCOL_KEYS = {"benchmarks": list, "modes": list, "n": int, "limit": int, "temperature": float, "top_k": int,
                  "top_p": float, "max_new_tokens": int, "seed": int}
@@ -92,7 +92,7 @@ def eval_command(
                                       "after-think (no </think> = truncated, incorrect) or whole."),
     out: Path = typer.Option(None, "--out", help="Results folder (default: runs/eval-<timestamp>)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out, skipping finished samples."),
-    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress (a bar on a terminal, else a line every 30 s)."),
     json_output: bool = typer.Option(False, "--json", help="Print summary.json to stdout instead of the table."),
 ) -> None:
     """Sample, grade and measure entropy on the paper's benchmarks (SPEC §7), one or several modes, paired."""
@@ -152,7 +152,7 @@ def eval_command(
     if json_output:
         print(json.dumps(summary, indent=2))
     else:
-        Console(width=None if sys.stdout.isatty() else 160).print(render_table(summary))
+        table_console().print(render_table(summary))
     err.print(f"results in {out_dir}/ (samples.jsonl, summary.json, manifest.json)", highlight=False)
 
 
@@ -181,13 +181,9 @@ def load_problems(protocol: dict[str, Any], data_file: Path | None, *, cli_bench
 
 
 def _run_with_progress(settings, err, quiet: bool) -> list[dict]:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
     from polsplit_cli.eval.runner import run_eval
 
     if quiet:
         return run_eval(settings)
-    with Progress(TextColumn("sampling"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=err, transient=True) as bar:
-        task = bar.add_task("sampling", total=None)
-        return run_eval(settings, progress=lambda done, total: bar.update(task, completed=done, total=total))
+    with ProgressReport("sampling", err) as report:
+        return run_eval(settings, progress=report.update)

@@ -25,9 +25,11 @@ from polsplit_cli.runfiles import (
     utc_now,
     write_json,
 )
+from polsplit_cli.terminal import ProgressReport, table_console
 
 JUDGE_PACKAGES = ("openai", "sacrebleu", "nltk")  # versions in the manifest
 NGRAM_N = 2  # the paper's Div-N-Gram uses bigrams
+INCOMPLETE_EXIT = 1  # some judgement has no scores (2 is a usage error, 130 an interrupt)
 
 
 def judge(
@@ -114,6 +116,7 @@ def judge(
     write_json(out_dir / "summary.json", summary)
     (out_dir / "summary.md").write_text(summary_markdown(summary), encoding="utf-8")
     _report(summary, new_records, out_dir, json_output, err)
+    _exit_unless_complete(summary, [*new_records, *records.values()], out_dir, err)
 
 
 def _out_dir(out: Path | None, resume: bool) -> Path:
@@ -166,8 +169,6 @@ def _run_judges(stories, judges, keys, settings, log, *, retry_failed: bool, err
     """Judge every (story, judge) not yet done; returns the records written by this run."""
     import asyncio
 
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from polsplit_cli.judge.client import JudgeAbort, judge_all
     from polsplit_cli.judge.results import judgement_key, judgement_record
 
@@ -183,16 +184,18 @@ def _run_judges(stories, judges, keys, settings, log, *, retry_failed: bool, err
     written: list[dict] = []
     if not pending:
         return written
-    with Progress(TextColumn("judging"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TextColumn("{task.fields[failed]} failed"), console=err, transient=True) as progress:
-        task = progress.add_task("judging", total=len(pending), failed=0)
+    failed = 0
+    with ProgressReport("judging", err) as report:
+        report.update(0, len(pending), "0 failed")
 
         def finished(key: str, verdict) -> None:
+            nonlocal failed
             judge, story = pending[key]
             record = judgement_record(key, judge, story, verdict)
             log.append(record)
             written.append(record)
-            progress.update(task, advance=1, failed=sum(1 for r in written if not r["parse_ok"]))
+            failed += not record["parse_ok"]
+            report.update(len(written), len(pending), f"{failed} failed")
 
         jobs = {key: (judge, story.prompt, story.story) for key, (judge, story) in pending.items()}
         try:
@@ -217,19 +220,35 @@ def _report(summary: dict, new_records: list[dict], out_dir: Path, json_output: 
 
     from polsplit_cli.judge.results import summary_tables, usage_totals
 
-    failed = [r for r in new_records if not r["parse_ok"]]
     for judge, usage in usage_totals(new_records).items():
-        err.print(f"tokens ({judge}, this run): " + ", ".join(f"{k}={v}" for k, v in sorted(usage.items())))
-    if failed:
-        err.print(f"[yellow]{len(failed)} judgements failed[/yellow] (no scores; see 'error' in "
-                  f"{out_dir / 'judgements.jsonl'}); a rerun with --resume retries them")
+        if usage:
+            err.print(f"tokens ({judge}, this run): " + ", ".join(f"{k}={v}" for k, v in sorted(usage.items())))
     if json_output:
         print(json.dumps(summary, indent=2, ensure_ascii=False))
     else:
-        console = Console()
+        console = table_console()
         for title, header, rows in summary_tables(summary):
             table = Table(*header, title=title)
             for row in rows:
                 table.add_row(*row)
             console.print(table)
     err.print(f"results in {out_dir}")
+
+
+def _exit_unless_complete(summary: dict, records: list[dict], out_dir: Path, err: Console) -> None:
+    """Exit INCOMPLETE_EXIT with the count when a judgement asked for has no scores: a script must
+    be able to trust the exit code. ``records`` (this run's first) give an example error."""
+    from rich.markup import escape
+
+    rows = summary["rubric"]
+    scored = sum(row["judged"] for row in rows)
+    wanted = scored + sum(row["failed"] + row["pending"] for row in rows)
+    if scored == wanted:
+        return
+    failed = sum(row["failed"] for row in rows)
+    example = next((r["error"] for r in records if not r["parse_ok"] and r["error"]), None)
+    detail = f"{failed} failed" + (f", e.g. {escape(example)}" if example else "")
+    err.print(f"[red]incomplete:[/red] {scored} of {wanted} judgements succeeded ({detail}); see 'error' in "
+              f"{out_dir / 'judgements.jsonl'}. Rerun with --resume --out {out_dir} to retry the rest",
+              highlight=False)
+    raise typer.Exit(INCOMPLETE_EXIT)

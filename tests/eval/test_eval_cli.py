@@ -172,3 +172,16 @@ def test_a_template_that_opens_the_thought_is_graded_as_thinking():
     assert prompt_opens_thought("<|im_start|>assistant\n<think>\n")  # DeepSeek-R1 style: the model's turn is a thought
     assert not prompt_opens_thought("<|im_start|>assistant\n")  # Qwen3 thinks in its own words, or not at all
     assert not prompt_opens_thought("<|im_start|>assistant\n<think>\n\n</think>\n\n")  # thinking switched off
+
+
+def test_progress_lines_and_an_uncut_table_when_not_on_a_terminal(cli, tmp_path):
+    """Output redirected (CI, nohup, a scheduler): plain progress lines on stderr instead of nothing,
+    and the table at its full width instead of cut to 80 columns."""
+    result = cli("eval", "--model", "tiny", "--benchmarks", "arithmetic", "--limit", "2", "--n", "2", "--mode", "normal",
+                 "--mode", "high-entropy", "--max-new-tokens", "8", "--out", str(tmp_path / "o"))
+    assert result.returncode == 0, result.stderr
+    progress = [line for line in result.stderr.splitlines() if line.startswith("sampling: ")]
+    assert progress[0] == "sampling: 0/8 (0%), elapsed 0s"
+    assert progress[-1].startswith("sampling: 8/8 (100%), ") and "elapsed" in progress[-1]
+    header = next(line for line in result.stdout.splitlines() if "benchmark" in line)
+    assert "no </think> %" in header and len(header) > 80

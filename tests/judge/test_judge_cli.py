@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -72,7 +73,7 @@ def test_judge_cli_summary_failures_and_key_privacy(judge_server, tmp_path, caps
     source = write_stories(tmp_path / "stories.jsonl", stories)
     out = tmp_path / "run"
     code, stdout, stderr = run_cli([str(source), *judge_args(judge_server, out), "--json"], capsys, monkeypatch)
-    assert code == 0, stderr
+    assert code == 1, stderr  # not every judgement scored: the exit code says so, with the count
     summary = json.loads(stdout)
     assert summary == json.loads((out / "summary.json").read_text())
     (row,) = summary["rubric"]
@@ -91,7 +92,8 @@ def test_judge_cli_summary_failures_and_key_privacy(judge_server, tmp_path, caps
     assert len(failed) == 1 and failed[0]["scores"] is None and "without all five" in failed[0]["error"]
     assert {r["request_id"] for r in records} <= {f"req-{n}" for n in range(1, 20)}
     assert sum(r["retries"] for r in records) == 2  # the 429 and the 500
-    assert "1 judgements failed" in stderr and "tokens (judge-test, this run)" in stderr
+    assert "incomplete: 5 of 6 judgements succeeded (1 failed, e.g. reply without all five" in stderr
+    assert f"--resume --out {out}" in stderr and "tokens (judge-test, this run)" in stderr
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["kind"] == "judge" and manifest["judges"][0]["api_key_env"] == KEY_ENV
 
@@ -104,13 +106,13 @@ def test_judge_cli_summary_failures_and_key_privacy(judge_server, tmp_path, caps
     # a rerun retries only the failure; --no-retry-failed asks nothing
     before = len(judge_server.requests)
     code, stdout, stderr = run_cli([str(source), *judge_args(judge_server, out)], capsys, monkeypatch)
-    assert code == 0, stderr
+    assert code == 1 and "5 of 6 judgements succeeded" in stderr
     assert len(judge_server.requests) - before == 2  # the garbage story, asked twice again
     assert KEY not in stdout + stderr
     before = len(judge_server.requests)
     code, stdout, stderr = run_cli([str(source), *judge_args(judge_server, out), "--resume", "--no-retry-failed"],
                                    capsys, monkeypatch)
-    assert code == 0 and len(judge_server.requests) == before
+    assert code == 1 and len(judge_server.requests) == before
     assert KEY not in stdout + stderr
     for path in out.rglob("*"):
         assert KEY not in path.read_text(), path
@@ -170,7 +172,8 @@ def test_judge_cli_auth_failure_stops_with_one_line(judge_server, tmp_path, caps
     source = write_stories(tmp_path / "s.jsonl", [{"prompt": "p", "story": "x [[script:unauthorized]]"}])
     code, stdout, stderr = run_cli([str(source), *judge_args(judge_server, tmp_path / "run")], capsys, monkeypatch)
     assert code == 2
-    assert "HTTP 401" in stderr and stderr.strip().count("\n") == 0
+    (error,) = [line for line in stderr.splitlines() if not line.startswith("judging: ")]  # after a progress line
+    assert error.startswith("error: ") and "HTTP 401" in error
     assert KEY not in stderr + stdout
 
 
@@ -195,3 +198,50 @@ def test_judge_cli_diversity_only_and_bad_input(tmp_path, capsys, monkeypatch):
     code, _, stderr = run_cli(["bad.jsonl", "--diversity-only"], capsys, monkeypatch)
     assert code == 2 and stderr.strip().count("\n") == 0
     assert "bad.jsonl:2: missing field 'story'" in stderr
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on: connecting is refused at once."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_judge_cli_unreachable_server_exits_1_with_the_count(tmp_path):
+    stories = [{"prompt": "p", "story": f"a story number {i}"} for i in range(3)]
+    source = write_stories(tmp_path / "s.jsonl", stories)
+    out = tmp_path / "run"
+    result = polsplit([str(source), "--model", "m", "--base-url", f"http://127.0.0.1:{closed_port()}/v1",
+                       "--max-retries", "0", "--out", str(out)], tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert "incomplete: 0 of 3 judgements succeeded (3 failed, e.g. connection error" in result.stderr
+    assert "Traceback" not in result.stderr
+    # progress as plain lines, stderr being a pipe
+    progress = [line for line in result.stderr.splitlines() if line.startswith("judging: ")]
+    assert progress[0] == "judging: 0/3 (0%), 0 failed, elapsed 0s"
+    assert progress[-1].startswith("judging: 3/3 (100%), 3 failed, ")
+    records = read_jsonl(out / "judgements.jsonl")  # the failures are kept, so a rerun retries them
+    assert len(records) == 3 and not any(r["parse_ok"] for r in records)
+    (row,) = json.loads((out / "summary.json").read_text())["rubric"]
+    assert (row["judged"], row["failed"], row["pending"]) == (0, 3, 0)
+
+
+def test_judge_cli_partial_failure_exits_1_then_resume_completes(judge_server, tmp_path):
+    scripts = ["valid", "valid", "garbage-then-valid"]  # the third parses only when asked a second time
+    stories = [{"prompt": "p", "story": f"Tale {i}. [[script:{s}]]", "model": "m", "mode": "he"}
+               for i, s in enumerate(scripts)]
+    source = write_stories(tmp_path / "s.jsonl", stories)
+    out = tmp_path / "run"
+    first = polsplit([str(source), *judge_args(judge_server, out), "--max-reparse", "0"], tmp_path)
+    assert first.returncode == 1, first.stderr
+    assert "incomplete: 2 of 3 judgements succeeded (1 failed, e.g. reply without all five scores" in first.stderr
+    header = next(line for line in first.stdout.splitlines() if "Creativity" in line)
+    assert "pending" in header and len(header) > 80  # the judge table at full width, stdout being a pipe
+
+    before = len(judge_server.requests)
+    again = polsplit([str(source), "--resume", *judge_args(judge_server, out), "--max-reparse", "0"], tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert "incomplete" not in again.stderr
+    assert len(judge_server.requests) - before == 1  # only the failure was asked again
+    records = {r["key"]: r for r in read_jsonl(out / "judgements.jsonl")}  # the last record of a key wins
+    assert len(records) == 3 and all(r["parse_ok"] for r in records.values())
