@@ -144,7 +144,7 @@ def prepare_out(settings: EvalSettings) -> dict[str, Any] | None:
     if out.exists() and any(out.iterdir()):
         if not settings.resume:
             raise UserError(f"{out} is not empty: pass --resume to continue that run, or a new --out")
-        from polsplit_cli.analyze.io import read_manifest
+        from polsplit_cli.runfiles import read_manifest
 
         return read_manifest(out, "eval")
     out.mkdir(parents=True, exist_ok=True)
