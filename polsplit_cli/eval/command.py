@@ -16,6 +16,7 @@ import typer
 
 from polsplit_cli.errors import UserError, missing_extra
 from polsplit_cli.eval.protocol import EvalProtocol, resolve_protocol
+from polsplit_cli.models import DTYPES
 
 RUNS_DIR = Path("runs")
 
@@ -65,7 +66,7 @@ def eval_command(
     from polsplit_cli.eval.backends import BACKENDS
     from polsplit_cli.eval.grading import ANSWER_REGIONS, GRADERS
     from polsplit_cli.eval.report import render_table, summarize
-    from polsplit_cli.eval.runner import DTYPES, SUMMARY_FILE, EvalSettings
+    from polsplit_cli.eval.runner import SUMMARY_FILE, EvalSettings
     from polsplit_cli.runfiles import write_json
 
     protocol = resolve_protocol(config, {
@@ -78,7 +79,7 @@ def eval_command(
         raise UserError(f"unknown --backend '{backend}': use one of {', '.join(BACKENDS)}")
     if backend == "vllm" and importlib.util.find_spec("vllm") is None:
         raise missing_extra("vllm", "vllm")
-    if dtype not in DTYPES:
+    if dtype not in ("auto", *DTYPES):
         raise UserError(f"unknown --dtype '{dtype}': use auto, float32, bfloat16 or float16")
     if grading_timeout is not None and not grading_timeout > 0:
         raise UserError(f"--grading-timeout must be positive, got {grading_timeout}")

@@ -28,7 +28,6 @@ from polsplit_cli.modes import Mode, text_digest
 from polsplit_cli.runfiles import JsonlLog, write_json
 
 SAMPLES_FILE, SUMMARY_FILE, MANIFEST_FILE = "samples.jsonl", "summary.json", "manifest.json"
-DTYPES = ("auto", "float32", "bfloat16", "float16")  # --dtype of the model weights
 SEED_RULE = "sample j of problem p: (int(sha256(f'{seed}:{benchmark}:{problem_id}')[:8], 16) >> 1) + j"
 # grade the whole response of a model that never thinks; after </think> for those that do
 EVAL_ANSWER_REGION = "auto"
