@@ -54,8 +54,6 @@ from polsplit_cli.train.rollout import (
 
 METRICS_FILE, MANIFEST_FILE, SUMMARY_FILE = "metrics.jsonl", "manifest.json", "summary.json"
 MODE_KEYS = {NORMAL: "normal", HIGH_ENTROPY: "he"}
-EVAL_KEYS = ("eval/normal/accuracy", "eval/he/accuracy", "eval/normal/entropy_bits", "eval/he/entropy_bits",
-             "eval/kl/forward_bits")
 
 
 @dataclass
