@@ -68,8 +68,3 @@ def get_mode(spec: str) -> Mode:
             raise ModeError(f"mode file {path} is empty")
         return Mode(path.stem, text)
     raise ModeError(f"unknown mode '{spec}': use one of {', '.join(BUILTIN_NAMES)} or a path to a text file")
-
-
-def chat_messages(mode: Mode | str, user_text: str) -> list[dict[str, str]]:
-    """Turn (mode, user text) into chat messages; ``mode`` may be a Mode or a name/path."""
-    return (mode if isinstance(mode, Mode) else get_mode(mode)).messages(user_text)

@@ -5,18 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from polsplit_cli.analyze.io import EvalRun
 from polsplit_cli.analyze.report import Analysis, ResultTable, fmt
-from polsplit_cli.analyze.stats import (
-    ProblemStats,
-    averaged_columns,
-    columns_for,
-    mode_problem_tables,
-    pass_at_k,
-)
+from polsplit_cli.analyze.stats import mode_problem_tables
 from polsplit_cli.errors import UserError
+from polsplit_cli.metrics import ProblemStats, accuracy, averaged_columns, columns_for, mean, mean_pass_at_k
 
 AVERAGE = "average"
 
@@ -24,8 +17,8 @@ AVERAGE = "average"
 def mode_summary(problems: list[ProblemStats], n: int) -> dict[str, Any]:
     """Average accuracy and best-of-k for k = 1..n over problems (percent), each problem by its own n."""
     return {
-        "accuracy_pct": 100.0 * float(np.mean([p.accuracy for p in problems])),
-        "best_of_k_pct": {k: 100.0 * float(np.mean([pass_at_k(p.n, p.correct, k) for p in problems])) for k in range(1, n + 1)},
+        "accuracy_pct": 100.0 * accuracy(problems),
+        "best_of_k_pct": {k: 100.0 * mean_pass_at_k(problems, k) for k in range(1, n + 1)},
     }
 
 
@@ -89,8 +82,8 @@ def _average_row(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "mode": rows[0]["mode"],
         "n": n,
         "problems": sum(r["problems"] for r in rows),
-        "accuracy_pct": float(np.mean([r["accuracy_pct"] for r in rows])),
-        "best_of_k_pct": {k: float(np.mean([r["best_of_k_pct"][k] for r in rows])) for k in range(1, n + 1)},
+        "accuracy_pct": mean(r["accuracy_pct"] for r in rows),
+        "best_of_k_pct": {k: mean(r["best_of_k_pct"][k] for r in rows) for k in range(1, n + 1)},
         "unique": {
             "problems": sum(u["problems"] for u in unique),
             "correct_rollouts": sum(u["correct_rollouts"] for u in unique),

@@ -10,18 +10,16 @@ import numpy as np
 
 from polsplit_cli.analyze.io import Selection, restrict, shared_problems
 from polsplit_cli.analyze.report import Analysis, ResultTable, best_row, fmt
-from polsplit_cli.analyze.stats import (
-    PAIRED_TESTS,
-    PAPER_ORDER,
+from polsplit_cli.analyze.stats import PAIRED_TESTS, by_column, metrics, paired_test
+from polsplit_cli.errors import UserError
+from polsplit_cli.metrics import (
+    AIME_COLUMN,
+    PAPER_COLUMNS,
     averaged_columns,
-    by_column,
     columns_for,
     mean_or_none,
-    metrics,
-    paired_test,
     per_problem,
 )
-from polsplit_cli.errors import UserError
 
 SIGNIFICANCE = 0.01
 # Marks a significant cell: a dagger, which (unlike "*") cannot collide with markdown bold.
@@ -43,20 +41,20 @@ def compare(
     shared, notes = shared_problems(selections, allow_partial=allow_partial)
     columns = columns_for(list(shared))
     averaged = averaged_columns(columns)
-    missing = [c for c in PAPER_ORDER if c not in columns]
-    if "AIME-24/25" in columns:
-        notes.append(f"AIME-24/25 pools the problems of {', '.join(columns['AIME-24/25'])}")
-    if missing and averaged[0] in PAPER_ORDER:
+    missing = [c for c in PAPER_COLUMNS if c not in columns]
+    if AIME_COLUMN in columns:
+        notes.append(f"{AIME_COLUMN} pools the problems of {', '.join(columns[AIME_COLUMN])}")
+    if missing and averaged[0] in PAPER_COLUMNS:
         notes.append(f"Average over {', '.join(averaged)}; missing paper columns: {', '.join(missing)}")
     elif missing:
         notes.append(f"no paper benchmark present: Average over all columns ({', '.join(averaged)})")
 
-    tables = [per_problem(restrict(s.records, shared), entropy=entropy) for s in selections]
+    tables = [per_problem(restrict(s.records, shared)) for s in selections]
     keys = sorted(tables[0])
     results: list[dict[str, Any]] = []
     for selection, table in zip(selections, tables, strict=True):
         row: dict[str, Any] = {"label": selection.label, "run": str(selection.run.path), "mode": selection.mode}
-        row["columns"] = {column: metrics(problems).as_dict() for column, problems in by_column(table).items()}
+        row["columns"] = {column: metrics(problems, entropy=entropy).as_dict() for column, problems in by_column(table).items()}
         row["average"] = {
             "accuracy_pct": mean_or_none(row["columns"][c]["accuracy_pct"] for c in averaged),
             "entropy_bits": mean_or_none(row["columns"][c]["entropy_bits"] for c in averaged),

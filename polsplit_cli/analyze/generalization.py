@@ -7,7 +7,8 @@ from typing import Any
 
 from polsplit_cli.analyze.io import EvalRun
 from polsplit_cli.analyze.report import Analysis, ResultTable, fmt
-from polsplit_cli.analyze.stats import averaged_columns, by_column, mean_or_none, metrics, mode_problem_tables
+from polsplit_cli.analyze.stats import by_column, metrics, mode_problem_tables
+from polsplit_cli.metrics import averaged_columns, mean_or_none
 
 BASE = "normal"
 
@@ -17,18 +18,18 @@ def generalization(
 ) -> Analysis:
     """Per run: the normal row, then one row per other mode with its accuracy and entropy change.
 
-    Accuracy and entropy are averaged as Table 1's Average column (``stats.averaged_columns``).
+    Accuracy and entropy are averaged as Table 1's Average column (``metrics.averaged_columns``).
     """
     results, notes = [], []
     for run in runs:
         run_modes = [BASE] + [m for m in (modes or run.modes) if m != BASE]
-        tables, run_notes = mode_problem_tables(run, run_modes, allow_partial=allow_partial, entropy=entropy)
+        tables, run_notes = mode_problem_tables(run, run_modes, allow_partial=allow_partial)
         notes += [f"{run.label}: {note}" for note in run_notes]
         averages = {}
         for mode in run_modes:
             columns = by_column(tables[mode])
             names = averaged_columns(columns)
-            averaged = [metrics(columns[c]) for c in names]
+            averaged = [metrics(columns[c], entropy=entropy) for c in names]
             averages[mode] = {
                 "accuracy_pct": mean_or_none(m.accuracy_pct for m in averaged),
                 "entropy_bits": mean_or_none(m.entropy_bits for m in averaged),

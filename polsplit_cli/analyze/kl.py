@@ -21,13 +21,13 @@ from polsplit_cli.analyze.report import Analysis, ResultTable, fmt
 from polsplit_cli.analyze.stats import bootstrap_ci
 from polsplit_cli.errors import UserError
 from polsplit_cli.eval.entropy import response_hidden  # also imported from here by benchmarks/analyze_kl.py
+from polsplit_cli.models import DTYPES
 from polsplit_cli.modes import Mode, get_mode
 from polsplit_cli.terminal import track
 
 BOOTSTRAP_UNITS = ("response", "problem")
 # float32 by default: the KL between two prompts is small (~0.01 bits for an untrained pair of
 # modes), and half-precision rounding of the two passes would add to it.
-DTYPES = ("float32", "bfloat16", "float16")
 
 
 def mode_system_text(run: EvalRun, name: str) -> tuple[Mode, str | None]:

@@ -9,15 +9,9 @@ from typing import Any
 
 from polsplit_cli.analyze.io import EvalRun
 from polsplit_cli.analyze.report import Analysis, ResultTable, best_row, fmt
-from polsplit_cli.analyze.stats import (
-    averaged_columns,
-    by_column,
-    columns_for,
-    mean_or_none,
-    metrics,
-    mode_problem_tables,
-)
+from polsplit_cli.analyze.stats import by_column, metrics, mode_problem_tables
 from polsplit_cli.errors import UserError
+from polsplit_cli.metrics import averaged_columns, columns_for, mean_or_none
 
 AVERAGE = "average"
 GAPS = (("accuracy_pct", "dAcc"), ("entropy_bits", "dEnt"), ("response_length", "dLen"))
@@ -85,14 +79,14 @@ def mode_gap(
             raise UserError(f"--kl: the KL result of {kl['run']} belongs to none of the runs given")
     results, notes = [], []
     for run in runs:
-        tables, run_notes = mode_problem_tables(run, list(modes), allow_partial=allow_partial, entropy=entropy)
+        tables, run_notes = mode_problem_tables(run, list(modes), allow_partial=allow_partial)
         notes += [f"{run.label}: {note}" for note in run_notes]
         kl = _kl_for(run, modes, kl_results or [])
         benchmarks_of = columns_for(dict.fromkeys(b for b, _ in tables[modes[0]]))
         grouped = {mode: by_column(table) for mode, table in tables.items()}
         rows = {}
         for column, benchmarks in benchmarks_of.items():
-            a, b = (metrics(grouped[mode][column]).as_dict() for mode in modes)
+            a, b = (metrics(grouped[mode][column], entropy=entropy).as_dict() for mode in modes)
             rows[column] = _gap_row(run.label, column, a, b, _pooled_kl(kl, benchmarks) if kl else None)
         results += rows.values()
         averaged = averaged_columns(rows)

@@ -1,64 +1,33 @@
-"""Statistics shared by the tables: per-problem aggregates, benchmark metrics, best-of-k,
-bootstrap intervals and paired significance tests (named in every output)."""
+"""Statistics of the analyze tables on top of the shared metric definitions (``polsplit_cli.metrics``):
+benchmark metrics in percent per column, bootstrap intervals and paired significance tests
+(named in every output)."""
 
 from __future__ import annotations
 
 import inspect
-import re
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
-from math import comb
 from typing import Any
 
 import numpy as np
 
 from polsplit_cli.errors import UserError
+from polsplit_cli.metrics import (
+    ProblemStats,
+    accuracy,
+    columns_for,
+    per_problem,
+    response_length,
+    token_entropy,
+)
 
-ENTROPY_KEYS = {"raw": "entropy_bits_sum", "tempered": "entropy_bits_sum_tempered"}
 PAIRED_TESTS = {
     "wilcoxon": "Wilcoxon signed-rank test (scipy.stats.wilcoxon, two-sided, zero differences dropped)",
     "ttest": "paired t-test (scipy.stats.ttest_rel, two-sided)",
     "permutation": "sign-flip permutation test of the mean difference (scipy.stats.permutation_test, "
     "two-sided, 10,000 resamples, exact up to 13 non-zero differences)",
 }
-
-
-@dataclass
-class ProblemStats:
-    """The samples of one problem in one mode: counts and sums."""
-
-    n: int = 0
-    correct: int = 0
-    graded: bool = True
-    entropy_bits: float = 0.0
-    entropy_tokens: int = 0
-    has_entropy: bool = True
-    response_tokens: int = 0
-
-    @property
-    def accuracy(self) -> float:
-        return self.correct / self.n
-
-
-def per_problem(records: Iterable[dict[str, Any]], *, entropy: str = "raw") -> dict[tuple[str, str], ProblemStats]:
-    """(benchmark, problem_id) -> ProblemStats over the given sample records."""
-    key_sum = ENTROPY_KEYS[entropy]
-    table: dict[tuple[str, str], ProblemStats] = {}
-    for record in records:
-        stats = table.setdefault((record["benchmark"], record["problem_id"]), ProblemStats())
-        stats.n += 1
-        if record["correct"] is None:
-            stats.graded = False
-        else:
-            stats.correct += int(record["correct"])
-        if record[key_sum] is None or record["entropy_tokens"] is None:
-            stats.has_entropy = False
-        else:
-            stats.entropy_bits += record[key_sum]
-            stats.entropy_tokens += record["entropy_tokens"]
-        stats.response_tokens += record["response_tokens"] or 0
-    return table
 
 
 @dataclass
@@ -75,54 +44,16 @@ class Metrics:
         return dict(self.__dict__)
 
 
-def metrics(problems: list[ProblemStats]) -> Metrics:
-    """avg@n accuracy (mean over problems of each problem's share correct), token-weighted
-    entropy (summed bits / summed tokens) and mean response length over samples."""
-    samples = sum(p.n for p in problems)
-    graded = all(p.graded for p in problems)
-    tokens = sum(p.entropy_tokens for p in problems)
-    has_entropy = all(p.has_entropy for p in problems) and tokens > 0
+def metrics(problems: list[ProblemStats], *, entropy: str = "raw") -> Metrics:
+    """The shared definitions (``polsplit_cli.metrics``), accuracy in percent."""
+    avg = accuracy(problems)
     return Metrics(
         problems=len(problems),
-        samples=samples,
-        accuracy_pct=100.0 * float(np.mean([p.accuracy for p in problems])) if graded else None,
-        entropy_bits=sum(p.entropy_bits for p in problems) / tokens if has_entropy else None,
-        response_length=sum(p.response_tokens for p in problems) / samples,
+        samples=sum(p.n for p in problems),
+        accuracy_pct=100.0 * avg if avg is not None else None,
+        entropy_bits=token_entropy(problems, entropy),
+        response_length=response_length(problems),
     )
-
-
-# Benchmark name (lower case, letters and digits only) -> the paper's Table 1 column.
-PAPER_COLUMNS = {
-    "math500": "MATH-500",
-    "aime24": "AIME-24/25",
-    "aime2024": "AIME-24/25",
-    "aime25": "AIME-24/25",
-    "aime2025": "AIME-24/25",
-    "gpqadiamond": "GPQA-Diamond",
-    "gpqa": "GPQA-Diamond",
-    "mmlupro": "MMLU-Pro",
-}
-PAPER_ORDER = ("MATH-500", "AIME-24/25", "GPQA-Diamond", "MMLU-Pro")
-
-
-def column_of(benchmark: str) -> str:
-    """The table column a benchmark belongs to: a paper column (AIME-24 and -25 share one), else its own name."""
-    return PAPER_COLUMNS.get(re.sub(r"[^a-z0-9]", "", benchmark.lower()), benchmark)
-
-
-def columns_for(benchmarks: Iterable[str]) -> dict[str, list[str]]:
-    """column -> its benchmarks; the paper's columns first, in the paper's order, then the rest."""
-    grouped: dict[str, list[str]] = {}
-    for benchmark in benchmarks:
-        grouped.setdefault(column_of(benchmark), []).append(benchmark)
-    order = [c for c in PAPER_ORDER if c in grouped] + [c for c in grouped if c not in PAPER_ORDER]
-    return {column: grouped[column] for column in order}
-
-
-def averaged_columns(columns: Iterable[str]) -> list[str]:
-    """The columns an 'Average' covers: the paper's four where present (Table 1), else all of them."""
-    columns = list(columns)
-    return [c for c in PAPER_ORDER if c in columns] or columns
 
 
 def by_column(table: dict[tuple[str, str], ProblemStats]) -> dict[str, list[ProblemStats]]:
@@ -131,22 +62,6 @@ def by_column(table: dict[tuple[str, str], ProblemStats]) -> dict[str, list[Prob
     return {
         column: [stats for (b, _), stats in table.items() if b in benchmarks] for column, benchmarks in columns.items()
     }
-
-
-def mean_or_none(values: Iterable[float | None]) -> float | None:
-    """Mean of the values, or None when any is None (an average must not silently skip a column)."""
-    values = list(values)
-    if not values or any(v is None for v in values):
-        return None
-    return float(np.mean(values))
-
-
-def pass_at_k(n: int, c: int, k: int) -> float:
-    """Unbiased probability that at least one of k samples drawn from n (c correct) is correct
-    (Chen et al. 2021): 1 - C(n-c, k) / C(n, k)."""
-    if k > n:
-        raise ValueError(f"k={k} > n={n}")
-    return 1.0 - comb(n - c, k) / comb(n, k)
 
 
 def bootstrap_ci(
@@ -191,7 +106,7 @@ def paired_test(a: np.ndarray, b: np.ndarray, *, test: str = "wilcoxon", seed: i
 
 
 def mode_problem_tables(
-    run: Any, modes: list[str], *, allow_partial: bool = False, entropy: str = "raw"
+    run: Any, modes: list[str], *, allow_partial: bool = False
 ) -> tuple[dict[str, dict[tuple[str, str], ProblemStats]], list[str]]:
     """Per-problem stats of several modes of one eval run on the problems they all answered,
     and the notes of what was left out (see ``io.shared_problems``)."""
@@ -199,4 +114,4 @@ def mode_problem_tables(
 
     selections = [Selection(run, mode, f"{run.label}:{mode}", run.select(mode)) for mode in modes]
     shared, notes = shared_problems(selections, allow_partial=allow_partial)
-    return {s.mode: per_problem(restrict(s.records, shared), entropy=entropy) for s in selections}, notes
+    return {s.mode: per_problem(restrict(s.records, shared)) for s in selections}, notes

@@ -9,51 +9,14 @@ from __future__ import annotations
 import importlib.util
 import json
 from pathlib import Path
-from typing import Any
 
 import typer
 
 from polsplit_cli.errors import UserError, missing_extra
+from polsplit_cli.eval.protocol import EvalProtocol, resolve_protocol
+from polsplit_cli.models import DTYPES
 from polsplit_cli.runfiles import new_run_dir
 from polsplit_cli.terminal import ProgressReport, table_console
-
-PROTOCOL_KEYS = {"benchmarks": list, "modes": list, "n": int, "limit": int, "temperature": float, "top_k": int,
-                 "top_p": float, "max_new_tokens": int, "seed": int}
-
-
-def load_protocol(config: Path | None) -> dict[str, Any]:
-    """The paper preset, updated by a user YAML file (same keys)."""
-    import yaml
-
-    from polsplit_cli.resources import config_path
-
-    protocol = yaml.safe_load(config_path("eval/paper.yaml").read_text(encoding="utf-8"))
-    if config is not None:
-        try:
-            user = yaml.safe_load(Path(config).read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as error:
-            raise UserError(f"cannot read eval config {config}: {' '.join(str(error).split())[:200]}") from error
-        if not isinstance(user, dict):
-            raise UserError(f"{config}: expected a mapping of {', '.join(PROTOCOL_KEYS)}")
-        for key, value in user.items():
-            expected = PROTOCOL_KEYS.get(key)
-            if expected is None:
-                raise UserError(f"{config}: unknown key '{key}' (known: {', '.join(PROTOCOL_KEYS)})")
-            if expected is float and isinstance(value, int) and not isinstance(value, bool):
-                value = float(value)
-            if isinstance(value, bool) or not isinstance(value, expected):
-                raise UserError(f"{config}: '{key}' should be of type {expected.__name__}, got {value!r}")
-            protocol[key] = value
-    return protocol
-
-
-def _check_sampling(protocol: dict[str, Any]) -> None:
-    checks = {"n": protocol["n"] >= 1, "temperature": protocol["temperature"] >= 0, "top_k": protocol["top_k"] >= 0,
-              "top_p": 0 < protocol["top_p"] <= 1, "max_new_tokens": protocol["max_new_tokens"] >= 1,
-              "limit": protocol.get("limit") is None or protocol["limit"] >= 1}
-    for name, ok in checks.items():
-        if not ok:
-            raise UserError(f"--{name.replace('_', '-')} {protocol[name]} is out of range")
 
 
 def eval_command(
@@ -99,17 +62,14 @@ def eval_command(
     from rich.console import Console
 
     from polsplit_cli.eval.backends import BACKENDS
-    from polsplit_cli.eval.backends.base import SamplingConfig
     from polsplit_cli.eval.grading import ANSWER_REGIONS, GRADERS
     from polsplit_cli.eval.report import render_table, summarize
-    from polsplit_cli.eval.runner import DTYPES, SUMMARY_FILE, EvalSettings
+    from polsplit_cli.eval.runner import SUMMARY_FILE, EvalSettings
     from polsplit_cli.runfiles import write_json
 
-    protocol = load_protocol(config)
-    flags = {"n": n, "limit": limit, "temperature": temperature, "top_k": top_k, "top_p": top_p,
-             "max_new_tokens": max_new_tokens, "seed": seed, "benchmarks": benchmarks or None, "modes": modes or None}
-    protocol.update({key: value for key, value in flags.items() if value is not None})
-    _check_sampling(protocol)
+    protocol = resolve_protocol(config, {
+        "n": n, "limit": limit, "temperature": temperature, "top_k": top_k, "top_p": top_p,
+        "max_new_tokens": max_new_tokens, "seed": seed, "benchmarks": benchmarks or None, "modes": modes or None})
     if data_parallel_size != 1:
         raise UserError("--data-parallel-size: vLLM's offline LLM runs one data-parallel rank per process; "
                         "run one polsplit eval per GPU group on different benchmarks (docs/eval.md)")
@@ -117,7 +77,7 @@ def eval_command(
         raise UserError(f"unknown --backend '{backend}': use one of {', '.join(BACKENDS)}")
     if backend == "vllm" and importlib.util.find_spec("vllm") is None:
         raise missing_extra("vllm", "vllm")
-    if dtype not in DTYPES:
+    if dtype not in ("auto", *DTYPES):
         raise UserError(f"unknown --dtype '{dtype}': use auto, float32, bfloat16 or float16")
     if grading_timeout is not None and not grading_timeout > 0:
         raise UserError(f"--grading-timeout must be positive, got {grading_timeout}")
@@ -131,14 +91,12 @@ def eval_command(
 
     if not 0 < gpu_memory_utilization <= 1:
         raise UserError(f"--gpu-memory-utilization {gpu_memory_utilization} must be in (0, 1]")
-    mode_list = resolve_modes(protocol["modes"])
+    mode_list = resolve_modes(protocol.modes)
     loaded = load_problems(protocol, data_file, cli_benchmarks=benchmarks)
-    sampling = SamplingConfig(temperature=float(protocol["temperature"]), top_k=int(protocol["top_k"]),
-                              top_p=float(protocol["top_p"]), max_new_tokens=int(protocol["max_new_tokens"]),
-                              seed=int(protocol["seed"]))
+    sampling = protocol.sampling
     out_dir = out if out is not None else new_run_dir("eval")
     settings = EvalSettings(
-        model=model, benchmarks=loaded, modes=mode_list, n=int(protocol["n"]), sampling=sampling,
+        model=model, benchmarks=loaded, modes=mode_list, n=protocol.n, sampling=sampling,
         backend=backend, out=out_dir, resume=resume, batch_size=batch_size, device=device,
         dtype=dtype, tensor_parallel_size=tensor_parallel_size, gpu_memory_utilization=gpu_memory_utilization,
         entropy_chunk_size=entropy_chunk_size,
@@ -166,18 +124,18 @@ def resolve_modes(specs: list[str]) -> list:
     return list({mode.name: mode for mode in modes}.values())
 
 
-def load_problems(protocol: dict[str, Any], data_file: Path | None, *, cli_benchmarks: list[str] | None) -> list:
+def load_problems(protocol: EvalProtocol, data_file: Path | None, *, cli_benchmarks: list[str] | None) -> list:
     """The benchmarks to run: registered ones, or one data file (standing in for at most one --benchmarks)."""
     from polsplit_cli.eval.benchmarks import load_benchmark, load_data_file, resolve_benchmarks
 
     if data_file is None:
-        return [load_benchmark(name, seed=protocol["seed"], limit=protocol.get("limit"))
-                for name in resolve_benchmarks([str(spec) for spec in protocol["benchmarks"]])]
+        return [load_benchmark(name, seed=protocol.seed, limit=protocol.limit)
+                for name in resolve_benchmarks([str(spec) for spec in protocol.benchmarks])]
     chosen = resolve_benchmarks(cli_benchmarks) if cli_benchmarks else []
     if len(chosen) > 1:
         raise UserError("--data-file replaces the source of one benchmark: give at most one --benchmarks")
-    return [load_data_file(data_file, benchmark=chosen[0] if chosen else None, seed=protocol["seed"],
-                           limit=protocol.get("limit"))]
+    return [load_data_file(data_file, benchmark=chosen[0] if chosen else None, seed=protocol.seed,
+                           limit=protocol.limit)]
 
 
 def _run_with_progress(settings, err, quiet: bool) -> list[dict]:

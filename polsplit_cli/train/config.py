@@ -18,12 +18,12 @@ import yaml
 
 from polsplit_cli.errors import UserError
 from polsplit_cli.eval.grading import DEFAULT_GRADER, GRADERS
+from polsplit_cli.models import DTYPES
 from polsplit_cli.resources import config_path
 from polsplit_cli.train.knobs import MethodKnobs
 
 DEMO_CONFIG = "train/demo.yaml"
 DEVICES = ("auto", "cpu", "cuda")
-DTYPES = ("float32", "bfloat16", "float16")
 
 
 @dataclass

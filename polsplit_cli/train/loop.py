@@ -32,6 +32,7 @@ from polsplit_cli import algo
 from polsplit_cli.algo import HIGH_ENTROPY, NORMAL
 from polsplit_cli.errors import UserError
 from polsplit_cli.eval.grading import DEFAULT_ANSWER_REGION, DEFAULT_TIMEOUT_S, grade_many, grader_manifest
+from polsplit_cli.models import eos_ids
 from polsplit_cli.modes import NORMAL as NORMAL_MODE_NAME
 from polsplit_cli.modes import get_mode
 from polsplit_cli.prompts import math_task
@@ -42,7 +43,6 @@ from polsplit_cli.train.config import TrainConfig
 from polsplit_cli.train.data import QuestionStream, load_task
 from polsplit_cli.train.rollout import (
     PromptGroup,
-    eos_ids,
     generate,
     pad_tokens,
     prefix_kv,
@@ -53,8 +53,6 @@ from polsplit_cli.train.rollout import (
 METRICS_FILE, SUMMARY_FILE = "metrics.jsonl", "summary.json"
 TRAIN_PACKAGES = ("torch", "transformers", "tokenizers", "numpy")  # versions in the manifest
 MODE_KEYS = {NORMAL: "normal", HIGH_ENTROPY: "he"}
-EVAL_KEYS = ("eval/normal/accuracy", "eval/he/accuracy", "eval/normal/entropy_bits", "eval/he/entropy_bits",
-             "eval/kl/forward_bits")
 
 
 @dataclass

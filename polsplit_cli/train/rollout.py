@@ -61,15 +61,6 @@ def _broadcast(model, kv, rows: int) -> DynamicCache | None:
     return DynamicCache(ddp_cache_data=expanded, config=model.config)
 
 
-def eos_ids(model, tokenizer) -> set[int]:
-    """Every token id that ends a response (tokenizer eos and the generation config's list)."""
-    ids = model.generation_config.eos_token_id
-    ids = set(ids if isinstance(ids, list) else [ids] if ids is not None else [])
-    if tokenizer.eos_token_id is not None:
-        ids.add(tokenizer.eos_token_id)
-    return ids
-
-
 def _filter_logits(logits: torch.Tensor, top_k: int, top_p: float) -> torch.Tensor:
     """Mask everything outside the top-k and the top-p nucleus with -inf (both optional)."""
     if 0 < top_k < logits.shape[-1]:
@@ -84,7 +75,7 @@ def _filter_logits(logits: torch.Tensor, top_k: int, top_p: float) -> torch.Tens
 
 
 @torch.no_grad()
-def generate(model, group: PromptGroup, *, max_new_tokens: int, stop_ids: set[int], pad_id: int,
+def generate(model, group: PromptGroup, *, max_new_tokens: int, stop_ids: list[int], pad_id: int,
              temperature: float = 1.0, top_p: float = 1.0, top_k: int = -1, greedy: bool = False,
              generator: torch.Generator | None = None) -> list[list[int]]:
     """One response per suffix row: ids up to and including the stop token (or max_new_tokens, truncated).

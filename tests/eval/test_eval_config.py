@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from polsplit_cli.errors import UserError
-from polsplit_cli.eval.command import load_protocol
+from polsplit_cli.eval.protocol import EvalProtocol, load_protocol
 
 
 def test_preset_is_the_paper_protocol():
@@ -33,3 +33,16 @@ def test_bad_config_is_a_user_error(tmp_path, text, message):
     path.write_text(text)
     with pytest.raises(UserError, match=message):
         load_protocol(path)
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("n", 0, "--n 0 is out of range"),
+    ("top_p", 1.5, "--top-p 1.5 is out of range"),
+    ("limit", 0, "--limit 0 is out of range"),
+])
+def test_protocol_is_checked_when_built_outside_the_cli(field, value, message):
+    paper = {"benchmarks": ["paper"], "modes": ["normal"], "n": 8, "temperature": 0.6, "top_k": 20, "top_p": 0.95,
+             "max_new_tokens": 32768, "seed": 0}
+    with pytest.raises(UserError, match=message):
+        EvalProtocol(**{**paper, field: value})
+    assert isinstance(EvalProtocol(**{**paper, "temperature": 1}).sampling.temperature, float)  # manifest: 1.0

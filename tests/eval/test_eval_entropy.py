@@ -10,8 +10,9 @@ import pytest
 import torch
 
 from polsplit_cli.eval.backends.base import GenerationRequest, SamplingConfig
-from polsplit_cli.eval.backends.hf import sample_batch, stop_token_ids
+from polsplit_cli.eval.backends.hf import sample_batch
 from polsplit_cli.eval.entropy import score_entropy
+from polsplit_cli.models import eos_ids
 
 
 def naive_bits(model, prompt: list[int], response: list[int], temperature: float) -> tuple[float, float]:
@@ -84,7 +85,7 @@ def test_in_loop_entropy_equals_teacher_forced(tiny):
     sampling = SamplingConfig(temperature=0.6, top_k=20, top_p=0.95, max_new_tokens=16, seed=0)
     prompts = [[257, 10, 72, 105, 258, 10, 257], [257, 10, 72, 258], [257] + list(range(60, 80)) + [258]]
     requests = [GenerationRequest(i, p, 100 + i) for i, p in enumerate(prompts)]
-    generations = sample_batch(model, requests, sampling, eos_ids=stop_token_ids(model, tokenizer),
+    generations = sample_batch(model, requests, sampling, eos_ids=eos_ids(model, tokenizer),
                                pad_id=tokenizer.pad_token_id)
     for generation in generations:
         forced = score_entropy(model, generation.request.prompt_ids, generation.token_ids, temperature=0.6)

@@ -6,7 +6,8 @@ import math
 
 import pytest
 
-from polsplit_cli.eval.report import k_values, render_table, summarize
+from polsplit_cli.eval.report import render_table, summarize
+from polsplit_cli.metrics import k_values
 
 
 def record(benchmark, problem, correct, *, sample=0, mode="normal", bits=2.0, tokens=4, finish="stop",

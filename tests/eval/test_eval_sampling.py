@@ -7,8 +7,9 @@ import math
 import torch
 
 from polsplit_cli.eval.backends.base import GenerationRequest, SamplingConfig
-from polsplit_cli.eval.backends.hf import HFBackend, pick_tokens, sample_batch, stop_token_ids
+from polsplit_cli.eval.backends.hf import HFBackend, pick_tokens, sample_batch
 from polsplit_cli.eval.runner import sample_seed
+from polsplit_cli.models import eos_ids
 
 PROBS = [0.5, 0.3, 0.2]
 
@@ -44,7 +45,7 @@ def test_temperature_reshapes_and_zero_is_greedy():
 def _generate(tiny, requests, max_new_tokens=12):
     model, tokenizer = tiny
     sampling = SamplingConfig(max_new_tokens=max_new_tokens)
-    return sample_batch(model, requests, sampling, eos_ids=stop_token_ids(model, tokenizer),
+    return sample_batch(model, requests, sampling, eos_ids=eos_ids(model, tokenizer),
                         pad_id=tokenizer.pad_token_id)
 
 

@@ -25,9 +25,8 @@ def vllm_backend():
 
 def test_vllm_token_prompts_seeds_and_teacher_forced_entropy(vllm_backend, tiny):
     from polsplit_cli.eval.backends.base import GenerationRequest, SamplingConfig
-    from polsplit_cli.eval.backends.hf import stop_token_ids
     from polsplit_cli.eval.entropy import score_entropy
-    from polsplit_cli.models import render_prompt_ids
+    from polsplit_cli.models import eos_ids, render_prompt_ids
     from polsplit_cli.modes import builtin_modes
     from polsplit_cli.prompts import math_task
 
@@ -40,7 +39,7 @@ def test_vllm_token_prompts_seeds_and_teacher_forced_entropy(vllm_backend, tiny)
     batches = list(vllm_backend.generate(requests, sampling))
     generations = {g.request.key: g for batch in batches for g in batch}
     assert sum(len(b) for b in batches) == 6 and len(generations) == 4
-    eos = stop_token_ids(model, tokenizer)
+    eos = eos_ids(model, tokenizer)
     for generation in (g for batch in batches for g in batch):
         assert 1 <= len(generation.token_ids) <= 16 and generation.entropy is None
         ended = generation.token_ids[-1] in eos

@@ -6,7 +6,13 @@ import sys
 import pytest
 
 from polsplit_cli import prompts
-from polsplit_cli.modes import Mode, ModeError, builtin_modes, chat_messages, get_mode
+from polsplit_cli.modes import Mode, ModeError, builtin_modes, get_mode
+
+
+def chat_messages(name: str, user_text: str) -> list[dict[str, str]]:
+    """The messages of a mode looked up by name (modes.chat_messages was this one line)."""
+    return get_mode(name).messages(user_text)
+
 
 HE_START = 'You are now in the "High Entropy" mode. Your primary directive is to explore a unique thought process'
 

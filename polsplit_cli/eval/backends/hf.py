@@ -18,6 +18,7 @@ import torch
 
 from polsplit_cli.algo import to_bits, token_entropy
 from polsplit_cli.eval.backends.base import EntropySum, Generation, GenerationRequest, SamplingConfig
+from polsplit_cli.models import eos_ids
 
 
 class HFBackend:
@@ -26,7 +27,7 @@ class HFBackend:
     def __init__(self, model, tokenizer, *, batch_size: int = 16):
         self.model = model
         self.pad_id = tokenizer.pad_token_id
-        self.eos_ids = stop_token_ids(model, tokenizer)
+        self.eos_ids = eos_ids(model, tokenizer)
         self.batch_size = batch_size
 
     def generate(self, requests: Sequence[GenerationRequest], sampling: SamplingConfig) -> Iterator[list[Generation]]:
@@ -38,13 +39,6 @@ class HFBackend:
 
     def close(self) -> None:
         self.model = None
-
-
-def stop_token_ids(model, tokenizer) -> list[int]:
-    """EOS ids from the generation config (Qwen3 lists two) plus the tokenizer's, as vLLM uses."""
-    configured = model.generation_config.eos_token_id
-    ids = configured if isinstance(configured, list) else [configured]
-    return sorted({int(i) for i in [*ids, tokenizer.eos_token_id] if i is not None})
 
 
 def pick_tokens(logits: torch.Tensor, uniforms: torch.Tensor, sampling: SamplingConfig) -> torch.Tensor:
