@@ -26,7 +26,7 @@ from polsplit_cli.algo.entropy import (
     token_kl,
     token_logprobs,
 )
-from polsplit_cli.algo.layout import HIGH_ENTROPY, NORMAL, RolloutLayout, rollout_layout
+from polsplit_cli.algo.layout import HIGH_ENTROPY, NORMAL, PromptMode, RolloutLayout, rollout_layout
 from polsplit_cli.algo.loss import LOSS_AGG_MODES, entropy_regularization_loss, ppo_clip_loss
 
 __all__ = [
@@ -34,6 +34,7 @@ __all__ = [
     "HIGH_ENTROPY",
     "LOSS_AGG_MODES",
     "NORMAL",
+    "PromptMode",
     "RolloutLayout",
     "TokenStats",
     "chunked_token_kl",
