@@ -151,10 +151,9 @@ def parse_overrides(pairs: list[str] | tuple[str, ...]) -> dict[str, Any]:
 
 def algorithm_preset(algo: str) -> Path:
     """``configs/train/<algo>.yaml``; an unknown algorithm is a one-line error listing the known ones."""
-    from polsplit_cli.train.algorithms import ALGORITHMS
+    from polsplit_cli.train.algorithms import get_algorithm
 
-    if algo not in ALGORITHMS:
-        raise UserError(f"unknown algorithm '{algo}': use one of {', '.join(ALGORITHMS)}")
+    get_algorithm(algo)
     return config_path(f"train/{algo}.yaml")
 
 

@@ -108,7 +108,7 @@ class Trainer:
         self.config, self.run_dir, self.on_event = config, Path(run_dir), on_event or (lambda kind, payload: None)
         self.advantage_hook = advantage_hook
         self.algorithm = get_algorithm(config.algo)
-        self.layout = self.algorithm.layout(config)
+        self.layout = self.algorithm.layout(config.group_size, sharing=config.sharing)
         self.device = torch.device(config.resolved_device())
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise UserError("--device cuda: no CUDA device is available")

@@ -26,7 +26,8 @@ from polsplit_cli.errors import UserError, first_line, missing_extra
 from polsplit_cli.models import TINY_NAME, resolve_model_path
 from polsplit_cli.resources import config_path
 from polsplit_cli.runfiles import load_manifest, package_version, read_manifest, write_json
-from polsplit_cli.train.verl.settings import ALGORITHMS, PolicySplitSettings
+from polsplit_cli.train.algorithms import AlgorithmName, get_algorithm
+from polsplit_cli.train.verl.settings import PolicySplitSettings
 
 PLUGIN_MODULE = "polsplit_cli.train.verl.plugin"
 AGENT_LOOP = "policy_split_agent"
@@ -51,8 +52,7 @@ def compose(algo: str, *, config: str | os.PathLike | None = None, overrides: Se
     from hydra.core.global_hydra import GlobalHydra
     from omegaconf import OmegaConf, open_dict
 
-    if algo not in ALGORITHMS:
-        raise UserError(f"unknown algorithm '{algo}': use one of {', '.join(ALGORITHMS)}")
+    get_algorithm(algo)
     preset_dir = config_path("verl")
     GlobalHydra.instance().clear()
     try:
@@ -188,7 +188,7 @@ def launch(algo: str | None, *, config: str | os.PathLike | None = None, overrid
         overrides = [*earlier, *overrides]
     elif run_dir is not None and load_manifest(run_dir) is not None:
         raise UserError(f"{run_dir} already holds a run: continue it with --resume {run_dir}, or choose another --out")
-    algo = algo or "policy-split"
+    algo = algo or AlgorithmName.POLICY_SPLIT.value
     placement = _run_overrides(run_dir, overrides) if run_dir is not None else []
     cfg = compose(algo, config=config, overrides=[*placement, *overrides])
     _finish_config(cfg)
