@@ -27,6 +27,7 @@ from polsplit_cli.models import TINY_NAME, resolve_model_path
 from polsplit_cli.resources import config_path
 from polsplit_cli.runfiles import load_manifest, package_version, read_manifest, write_json
 from polsplit_cli.train.algorithms import AlgorithmName, get_algorithm
+from polsplit_cli.train.verl.export import last_checkpoint_step
 from polsplit_cli.train.verl.settings import PolicySplitSettings
 
 PLUGIN_MODULE = "polsplit_cli.train.verl.plugin"
@@ -239,15 +240,6 @@ def launch(algo: str | None, *, config: str | os.PathLike | None = None, overrid
         if run_dir is not None:
             _write_status(run_dir, manifest, status)
     return 0
-
-
-def last_checkpoint_step(checkpoints: Path) -> int | None:
-    """The step of verl's newest complete checkpoint in ``checkpoints`` (its tracker file), or None."""
-    tracker = checkpoints / "latest_checkpointed_iteration.txt"
-    try:
-        return int(tracker.read_text().strip())
-    except (OSError, ValueError):
-        return None
 
 
 def _write_status(run_dir: Path, manifest: dict[str, Any], status: str) -> None:
