@@ -6,9 +6,11 @@ See docs/algo.md for the mapping to SPEC equations and the decisions taken.
 
 from polsplit_cli.algo._checks import AlgoConfigError
 from polsplit_cli.algo.advantages import (
+    PolicySplitKnobs,
+    PolicySplitResult,
     grpo_advantages,
+    policy_split,
     policy_split_advantages,
-    policy_split_advantages_and_clip_fraction,
     policy_split_clip_fraction,
 )
 from polsplit_cli.algo.baselines import (
@@ -34,6 +36,8 @@ __all__ = [
     "HIGH_ENTROPY",
     "LOSS_AGG_MODES",
     "NORMAL",
+    "PolicySplitKnobs",
+    "PolicySplitResult",
     "PromptMode",
     "RolloutLayout",
     "TokenStats",
@@ -45,8 +49,8 @@ __all__ = [
     "entropy_regularization_loss",
     "forking_token_mask",
     "grpo_advantages",
+    "policy_split",
     "policy_split_advantages",
-    "policy_split_advantages_and_clip_fraction",
     "policy_split_clip_fraction",
     "ppo_clip_loss",
     "rollout_layout",

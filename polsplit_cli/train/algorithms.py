@@ -15,28 +15,13 @@ baselines sample all G responses in normal mode, as in the paper.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
 import torch
 
 from polsplit_cli import algo
 from polsplit_cli.algo import HIGH_ENTROPY, NORMAL, RolloutLayout
 from polsplit_cli.errors import UserError
-from polsplit_cli.train.knobs import MethodKnobs
-
-
-class AlgorithmName(StrEnum):
-    """The built-in algorithms (SPEC §6); a plug-in registers a plain string."""
-
-    GRPO = "grpo"
-    GRPO_SHARING = "grpo-sharing"
-    POLICY_SPLIT = "policy-split"
-    FORKING_TOKENS = "forking-tokens"
-    CLIP_COV = "clip-cov"
-    ENTROPY_DRIVEN_ADVANTAGE = "entropy-driven-advantage"
-    ENTROPY_REGULARIZATION = "entropy-regularization"
-    ENTROPY_ADVANTAGE = "entropy-advantage"
-
+from polsplit_cli.train.knobs import AlgorithmName, MethodKnobs
 
 ALGORITHMS: dict[str, type[Algorithm]] = {}
 
@@ -152,8 +137,8 @@ class PolicySplit(Algorithm):
     dual_mode = True
 
     def token_advantages(self, old, knobs):
-        adv_normal, adv_he, clipped = algo.policy_split_advantages_and_clip_fraction(
-            old.rewards, old.logp[NORMAL], old.logp[HIGH_ENTROPY], old.mask, **knobs.policy_split_kwargs(),
+        adv_normal, adv_he, clipped = algo.policy_split(
+            old.rewards, old.logp[NORMAL], old.logp[HIGH_ENTROPY], old.mask, knobs.policy_split_knobs(),
             entropy_normal=old.entropy[NORMAL], entropy_he=old.entropy[HIGH_ENTROPY],
         )
         return adv_normal, adv_he, {"adv/entropy_term_clip_fraction": float(clipped)}

@@ -26,7 +26,8 @@ from polsplit_cli.errors import UserError, first_line, missing_extra
 from polsplit_cli.models import TINY_NAME, resolve_model_path
 from polsplit_cli.resources import config_path
 from polsplit_cli.runfiles import load_manifest, package_version, read_manifest, write_json
-from polsplit_cli.train.algorithms import AlgorithmName, get_algorithm
+from polsplit_cli.train.algorithms import get_algorithm
+from polsplit_cli.train.knobs import DEFAULT_ALGORITHM
 from polsplit_cli.train.verl.export import last_checkpoint_step
 from polsplit_cli.train.verl.settings import PolicySplitSettings
 
@@ -189,7 +190,7 @@ def launch(algo: str | None, *, config: str | os.PathLike | None = None, overrid
         overrides = [*earlier, *overrides]
     elif run_dir is not None and load_manifest(run_dir) is not None:
         raise UserError(f"{run_dir} already holds a run: continue it with --resume {run_dir}, or choose another --out")
-    algo = algo or AlgorithmName.POLICY_SPLIT.value
+    algo = algo or DEFAULT_ALGORITHM
     placement = _run_overrides(run_dir, overrides) if run_dir is not None else []
     cfg = compose(algo, config=config, overrides=[*placement, *overrides])
     _finish_config(cfg)

@@ -14,13 +14,13 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from polsplit_cli.errors import UserError
-from polsplit_cli.train.algorithms import Algorithm, AlgorithmName, get_algorithm
-from polsplit_cli.train.knobs import MethodKnobs
+from polsplit_cli.train.algorithms import Algorithm, get_algorithm
+from polsplit_cli.train.knobs import DEFAULT_ALGORITHM, MethodKnobs
 
 
 @dataclass
 class PolicySplitSettings(MethodKnobs):
-    algorithm: str = AlgorithmName.POLICY_SPLIT.value
+    algorithm: str = DEFAULT_ALGORITHM
 
     def __post_init__(self) -> None:
         self.registered: Algorithm = get_algorithm(self.algorithm, key="policy_split.algorithm")
