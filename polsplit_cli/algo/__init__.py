@@ -30,6 +30,7 @@ from polsplit_cli.algo.entropy import (
 )
 from polsplit_cli.algo.layout import HIGH_ENTROPY, NORMAL, PromptMode, RolloutLayout, rollout_layout
 from polsplit_cli.algo.loss import LOSS_AGG_MODES, entropy_regularization_loss, ppo_clip_loss
+from polsplit_cli.algo.training_metrics import mode_metrics
 
 __all__ = [
     "AlgoConfigError",
@@ -49,6 +50,7 @@ __all__ = [
     "entropy_regularization_loss",
     "forking_token_mask",
     "grpo_advantages",
+    "mode_metrics",
     "policy_split",
     "policy_split_advantages",
     "policy_split_clip_fraction",

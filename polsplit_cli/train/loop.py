@@ -31,7 +31,8 @@ import torch
 import torch.nn.functional as F
 
 from polsplit_cli import algo
-from polsplit_cli.algo import HIGH_ENTROPY, NORMAL
+from polsplit_cli.algo import HIGH_ENTROPY, NORMAL, PromptMode
+from polsplit_cli.algo.training_metrics import bits_or_none, finite_mean
 from polsplit_cli.errors import UserError
 from polsplit_cli.eval.grading import DEFAULT_ANSWER_REGION, DEFAULT_TIMEOUT_S, grade_many, grader_manifest
 from polsplit_cli.modes import NORMAL as NORMAL_MODE_NAME
@@ -53,7 +54,6 @@ from polsplit_cli.train.rollout import (
 )
 
 METRICS_FILE, MANIFEST_FILE, SUMMARY_FILE = "metrics.jsonl", "manifest.json", "summary.json"
-MODE_KEYS = {NORMAL: "normal", HIGH_ENTROPY: "he"}
 EVAL_KEYS = ("eval/normal/accuracy", "eval/he/accuracy", "eval/normal/entropy_bits", "eval/he/entropy_bits",
              "eval/kl/forward_bits")
 
@@ -77,19 +77,6 @@ class RunResult:
     checkpoint: Path | None
     start_eval: dict[str, float] = field(default_factory=dict)
     end_eval: dict[str, float] = field(default_factory=dict)
-
-
-def _mean(values: torch.Tensor, keep: torch.Tensor) -> float | None:
-    """Mean of ``values`` where ``keep``; None when nothing is kept or the value is not finite."""
-    count = int(keep.sum())
-    if count == 0:
-        return None
-    value = float(values[keep.bool()].double().mean())
-    return value if math.isfinite(value) else None
-
-
-def _bits(value: float | None) -> float | None:
-    return None if value is None else float(algo.to_bits(value))
 
 
 def _loss_units(keep: torch.Tensor, loss_agg: str) -> torch.Tensor:
@@ -267,7 +254,7 @@ class Trainer:
         self.phase_seconds = {"rollout": rolled_out - started, "old_policy": scored - rolled_out,
                               "update": time.perf_counter() - scored}
         record = {"step": self.step}
-        record.update(self._rollout_metrics(rewards, responses, gen_mode, scores))
+        record.update(self._rollout_metrics(rewards, gen_mode, scores))
         record.update(self._advantage_metrics(copies, old.mask))
         record.update(update)
         record["skipped_updates"] = self.skipped_updates
@@ -352,34 +339,21 @@ class Trainer:
 
     # --- metrics ---------------------------------------------------------------------------------
 
-    def _rollout_metrics(self, rewards, responses, gen_mode, scores: Scores) -> dict[str, Any]:
-        out: dict[str, Any] = {}
+    def _rollout_metrics(self, rewards, gen_mode, scores: Scores) -> dict[str, Any]:
         gen = torch.tensor(gen_mode, device=self.device)
-        lengths = torch.tensor([float(len(r)) for r in responses])
-        for m, key in MODE_KEYS.items():
-            rows = gen == m
-            if not bool(rows.any()):
-                for name in ("reward", "accuracy", "response_length", "entropy_bits"):
-                    out[f"{key}/{name}"] = None
-                continue
-            cpu_rows = rows.cpu()
-            out[f"{key}/reward"] = float(rewards[cpu_rows].mean())
-            out[f"{key}/accuracy"] = float((rewards[cpu_rows] == 1.0).float().mean())
-            out[f"{key}/response_length"] = float(lengths[cpu_rows].mean())
-            out[f"{key}/entropy_bits"] = _bits(_mean(scores.entropy[m], scores.mask * rows[:, None]))
-        for name, m in (("forward", HIGH_ENTROPY), ("reverse", NORMAL)):
-            out[f"kl/{name}_bits"] = (None if scores.kl_own_other is None else
-                                      _bits(_mean(scores.kl_own_other, scores.mask * (gen == m)[:, None])))
-        return out
+        own_entropy = scores.entropy[NORMAL]
+        if HIGH_ENTROPY in scores.entropy:
+            own_entropy = torch.where((gen == HIGH_ENTROPY)[:, None], scores.entropy[HIGH_ENTROPY], own_entropy)
+        return algo.mode_metrics(rewards.to(self.device), scores.mask, own_entropy, gen, scores.kl_own_other)
 
     def _advantage_metrics(self, copies: Copies, response_mask: torch.Tensor) -> dict[str, Any]:
         out: dict[str, Any] = {}
         token_mask = self.layout.copy_values(response_mask, response_mask)
         prompt_mode = self.layout.prompt_mode.to(self.device)
-        for m, key in MODE_KEYS.items():
+        for m, key in ((mode, mode.metric_key) for mode in PromptMode):
             keep = token_mask * (prompt_mode == m)[None, :, None]
-            out[f"adv/{key}_mean"] = _mean(copies.adv, keep)
-            out[f"adv/{key}_abs_mean"] = _mean(copies.adv.abs(), keep)
+            out[f"adv/{key}_mean"] = finite_mean(copies.adv, keep)
+            out[f"adv/{key}_abs_mean"] = finite_mean(copies.adv.abs(), keep)
         out["adv/entropy_term_clip_fraction"] = copies.stats.get("adv/entropy_term_clip_fraction")
         return out
 
@@ -397,11 +371,11 @@ class Trainer:
         scores = self._score(groups, list(range(n)) * 2, responses, own_mode)
         own = torch.tensor(own_mode, device=self.device)
         out: dict[str, float | None] = {}
-        for m, key in MODE_KEYS.items():
+        for m, key in ((mode, mode.metric_key) for mode in PromptMode):
             rows = own == m
             out[f"eval/{key}/accuracy"] = float(correct[rows.cpu()].mean())
-            out[f"eval/{key}/entropy_bits"] = _bits(_mean(scores.entropy[m], scores.mask * rows[:, None]))
-        out["eval/kl/forward_bits"] = _bits(_mean(scores.kl_own_other, scores.mask * (own == HIGH_ENTROPY)[:, None]))
+            out[f"eval/{key}/entropy_bits"] = bits_or_none(finite_mean(scores.entropy[m], scores.mask * rows[:, None]))
+        out["eval/kl/forward_bits"] = bits_or_none(finite_mean(scores.kl_own_other, scores.mask * (own == HIGH_ENTROPY)[:, None]))
         return out
 
     # --- the run ---------------------------------------------------------------------------------

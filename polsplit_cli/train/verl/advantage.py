@@ -21,7 +21,8 @@ from dataclasses import dataclass
 
 import torch
 
-from polsplit_cli.algo import HIGH_ENTROPY, NORMAL, PromptMode, to_bits
+from polsplit_cli import algo
+from polsplit_cli.algo import HIGH_ENTROPY, NORMAL, PromptMode
 from polsplit_cli.train.algorithms import OldPolicy
 from polsplit_cli.train.verl.settings import PolicySplitSettings
 
@@ -122,35 +123,26 @@ def advantage_step(batch: RowBatch, group_size: int, settings: PolicySplitSettin
 
 
 def dual_mode_metrics(old: OldPolicy, gen_mode: torch.Tensor) -> dict[str, float]:
-    """The local trainer's per-mode metrics (docs/formats.md), under ``policy_split/``.
+    """The local trainer's per-mode metrics (``algo.mode_metrics``, docs/formats.md), under ``policy_split/``.
 
-    Per generating mode: reward, accuracy, entropy (bits, under its own prompt), response
-    length. Inter-mode KL per token, in bits, estimated from the sampled tokens (the old-policy
-    log-probs are all verl stores): forward D_KL(pi_HE || pi) = mean of log pi_HE - log pi over
-    the HE-mode responses, reverse D_KL(pi || pi_HE) = mean of log pi - log pi_HE over the
-    normal-mode responses.
+    The inter-mode KL per token is estimated from the sampled tokens (the old-policy log-probs are
+    all verl stores): log pi_own - log pi_other, so forward D_KL(pi_HE || pi) is its mean over the
+    HE-mode responses and reverse D_KL(pi || pi_HE) over the normal-mode ones.
     """
-    ent_normal, ent_he = old.entropy[NORMAL], old.entropy[HIGH_ENTROPY]
-    logp_normal, logp_he = old.logp[NORMAL], old.logp[HIGH_ENTROPY]
-    rewards, mask = old.rewards, old.mask
-    metrics: dict[str, float] = {}
-    for name, mode, own_entropy in (("normal", NORMAL, ent_normal), ("he", HIGH_ENTROPY, ent_he)):
-        pick = gen_mode == mode
-        m = mask[:, pick]
-        metrics[f"policy_split/{name}/reward"] = float(rewards[:, pick].mean())
-        metrics[f"policy_split/{name}/accuracy"] = float((rewards[:, pick] > 0.5).float().mean())
-        metrics[f"policy_split/{name}/entropy_bits"] = to_bits(_token_mean(own_entropy[:, pick], m))
-        metrics[f"policy_split/{name}/response_length"] = float(m.sum(-1).mean())
-    normal, he = gen_mode == NORMAL, gen_mode == HIGH_ENTROPY
-    forward = _token_mean(logp_he[:, he] - logp_normal[:, he], mask[:, he])
-    reverse = _token_mean(logp_normal[:, normal] - logp_he[:, normal], mask[:, normal])
-    metrics["policy_split/kl/forward_bits"] = to_bits(forward)
-    metrics["policy_split/kl/reverse_bits"] = to_bits(reverse)
+    questions, group_size, length = old.mask.shape
+    own_he = (gen_mode == HIGH_ENTROPY).view(1, -1, 1)
+    own_entropy = torch.where(own_he, old.entropy[HIGH_ENTROPY], old.entropy[NORMAL])
+    gap = old.logp[HIGH_ENTROPY] - old.logp[NORMAL]
+    kl_own_other = torch.where(own_he, gap, -gap)
+    rows = questions * group_size
+    metrics = algo.mode_metrics(old.rewards.reshape(rows), old.mask.reshape(rows, length),
+                                own_entropy.reshape(rows, length), gen_mode.repeat(questions),
+                                kl_own_other.reshape(rows, length))
+    named = {f"policy_split/{key}": value for key, value in metrics.items() if value is not None}
     # verl's actor/entropy averages every row, so each response under both prompts; as for a
     # single-mode run it should be the sampling policy's entropy: each response once, under its own prompt
-    on_policy_entropy = torch.where((gen_mode == NORMAL).view(1, -1, 1), ent_normal, ent_he)
-    metrics[VERL_ENTROPY_METRIC] = _token_mean(on_policy_entropy, mask)
-    return metrics
+    named[VERL_ENTROPY_METRIC] = _token_mean(own_entropy, old.mask)
+    return named
 
 
 def _scatter(batch: RowBatch, rows: torch.Tensor, adv: torch.Tensor, keep: torch.Tensor, metrics) -> StepResult:
