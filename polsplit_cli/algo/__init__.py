@@ -6,9 +6,11 @@ See docs/algo.md for the mapping to SPEC equations and the decisions taken.
 
 from polsplit_cli.algo._checks import AlgoConfigError
 from polsplit_cli.algo.advantages import (
+    PolicySplitKnobs,
+    PolicySplitResult,
     grpo_advantages,
+    policy_split,
     policy_split_advantages,
-    policy_split_advantages_and_clip_fraction,
     policy_split_clip_fraction,
 )
 from polsplit_cli.algo.baselines import (
@@ -26,14 +28,18 @@ from polsplit_cli.algo.entropy import (
     token_kl,
     token_logprobs,
 )
-from polsplit_cli.algo.layout import HIGH_ENTROPY, NORMAL, RolloutLayout, rollout_layout
+from polsplit_cli.algo.layout import HIGH_ENTROPY, NORMAL, PromptMode, RolloutLayout, rollout_layout
 from polsplit_cli.algo.loss import LOSS_AGG_MODES, entropy_regularization_loss, ppo_clip_loss
+from polsplit_cli.algo.training_metrics import mode_metrics
 
 __all__ = [
     "AlgoConfigError",
     "HIGH_ENTROPY",
     "LOSS_AGG_MODES",
     "NORMAL",
+    "PolicySplitKnobs",
+    "PolicySplitResult",
+    "PromptMode",
     "RolloutLayout",
     "TokenStats",
     "chunked_token_kl",
@@ -44,8 +50,9 @@ __all__ = [
     "entropy_regularization_loss",
     "forking_token_mask",
     "grpo_advantages",
+    "mode_metrics",
+    "policy_split",
     "policy_split_advantages",
-    "policy_split_advantages_and_clip_fraction",
     "policy_split_clip_fraction",
     "ppo_clip_loss",
     "rollout_layout",

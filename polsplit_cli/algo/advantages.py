@@ -17,6 +17,7 @@ from polsplit_cli.algo._checks import (
     check_token_layout,
     float_dtype,
 )
+from polsplit_cli.knobs import PolicySplitKnobs
 
 CLIP_PLACEMENTS = ("inside", "outside")
 ESTIMATORS = ("logprob", "entropy")
@@ -143,25 +144,36 @@ def _clipped_term(
     return torch.clamp(bonus, min=-bound, max=bound).mul_(coeff)
 
 
+class PolicySplitResult(NamedTuple):
+    adv_normal: torch.Tensor  # [Q, G, T]
+    adv_he: torch.Tensor  # [Q, G, T]
+    clip_fraction: torch.Tensor  # 0-dim: share of masked HE tokens whose entropy term hit the bound
+
+
 @torch.no_grad()
-def policy_split_advantages_and_clip_fraction(
+def policy_split(
     rewards: torch.Tensor,
     logp_normal: torch.Tensor,
     logp_he: torch.Tensor,
     mask: torch.Tensor,
+    knobs: PolicySplitKnobs = PolicySplitKnobs(),
     *,
-    eta: float = 0.03,
-    kappa: float = 2.0,
-    alpha: float = 0.5,
-    eta_normal: float = 0.0,
-    clip_placement: str = "inside",
-    estimator: str = "logprob",
     entropy_normal: torch.Tensor | None = None,
     entropy_he: torch.Tensor | None = None,
     eps: float = 1e-6,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(adv_normal, adv_he, clip_fraction): policy_split_advantages and policy_split_clip_fraction of the
-    same inputs in one pass, so the checks, GRPO advantages and standardized bonus are computed once."""
+) -> PolicySplitResult:
+    """Policy Split's token advantages and clip fraction (SPEC §3) in one pass: the one implementation.
+
+    rewards [Q, G]; logp_normal / logp_he [Q, G, T]: old-policy log-probs of the SAME response tokens under
+    the normal and the HE prompt. adv_he = A + clip(eta * B, ±|A|/kappa); adv_normal = A, plus the same kind
+    of term with eta_normal when it is non-zero; both 0 where mask is 0. estimator="entropy" uses
+    entropy_normal / entropy_he (full-distribution entropy per position, nats) in place of -logp.
+    clip_fraction counts a masked HE token when its unclipped value (eta*B inside, B outside) lies strictly
+    beyond the bound, so tokens of all-equal-reward groups (bound 0) count whenever B != 0.
+    """
+    eta, kappa, alpha, eta_normal, clip_placement = (
+        knobs.eta, knobs.kappa, knobs.alpha, knobs.eta_normal, knobs.clip_placement
+    )
     sources = _checked_sources(
         rewards,
         logp_normal,
@@ -169,7 +181,7 @@ def policy_split_advantages_and_clip_fraction(
         mask,
         kappa=kappa,
         clip_placement=clip_placement,
-        estimator=estimator,
+        estimator=knobs.estimator,
         entropy_normal=entropy_normal,
         entropy_he=entropy_he,
     )
@@ -188,86 +200,39 @@ def policy_split_advantages_and_clip_fraction(
         # bonus is not used again in this block, so the "inside" product may overwrite it
         unclipped = bonus.mul_(eta) if clip_placement == "inside" else bonus
         hits += ((unclipped.abs() > bound) & keep).sum()
-    return adv_normal, adv_he, hits / (mask != 0).sum().clamp_min(1).to(sources.dtype)
+    return PolicySplitResult(adv_normal, adv_he, hits / (mask != 0).sum().clamp_min(1).to(sources.dtype))
 
 
-@torch.no_grad()
 def policy_split_advantages(
     rewards: torch.Tensor,
     logp_normal: torch.Tensor,
     logp_he: torch.Tensor,
     mask: torch.Tensor,
     *,
-    eta: float = 0.03,
-    kappa: float = 2.0,
-    alpha: float = 0.5,
-    eta_normal: float = 0.0,
-    clip_placement: str = "inside",
-    estimator: str = "logprob",
     entropy_normal: torch.Tensor | None = None,
     entropy_he: torch.Tensor | None = None,
     eps: float = 1e-6,
+    **knobs: float | str,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Token advantages (adv_normal, adv_he), both [Q, G, T] and 0 where mask is 0 (SPEC §3).
-
-    rewards [Q, G]; logp_normal / logp_he [Q, G, T]: old-policy log-probs of the SAME response tokens under
-    the normal and the HE prompt. adv_he = A + clip(eta * B, ±|A|/kappa); adv_normal = A, plus the same kind
-    of term with eta_normal when it is non-zero. estimator="entropy" uses entropy_normal / entropy_he
-    (full-distribution entropy per position, nats) in place of -logp.
-    """
-    adv_normal, adv_he, _ = policy_split_advantages_and_clip_fraction(
-        rewards,
-        logp_normal,
-        logp_he,
-        mask,
-        eta=eta,
-        kappa=kappa,
-        alpha=alpha,
-        eta_normal=eta_normal,
-        clip_placement=clip_placement,
-        estimator=estimator,
-        entropy_normal=entropy_normal,
-        entropy_he=entropy_he,
-        eps=eps,
-    )
-    return adv_normal, adv_he
+    """(adv_normal, adv_he) of ``policy_split``; ``knobs`` are PolicySplitKnobs' fields as keywords
+    (eta, kappa, alpha, eta_normal, clip_placement, estimator), unset ones at the paper's defaults."""
+    result = policy_split(rewards, logp_normal, logp_he, mask, PolicySplitKnobs(**knobs),
+                          entropy_normal=entropy_normal, entropy_he=entropy_he, eps=eps)
+    return result.adv_normal, result.adv_he
 
 
-@torch.no_grad()
 def policy_split_clip_fraction(
     rewards: torch.Tensor,
     logp_normal: torch.Tensor,
     logp_he: torch.Tensor,
     mask: torch.Tensor,
     *,
-    eta: float = 0.03,
-    kappa: float = 2.0,
-    alpha: float = 0.5,
-    eta_normal: float = 0.0,
-    clip_placement: str = "inside",
-    estimator: str = "logprob",
     entropy_normal: torch.Tensor | None = None,
     entropy_he: torch.Tensor | None = None,
     eps: float = 1e-6,
+    **knobs: float | str,
 ) -> torch.Tensor:
-    """Share (0-dim tensor) of masked HE tokens whose entropy term was cut by the ±|A|/kappa bound.
-
-    A token counts when the unclipped value (eta*B inside, B outside) lies strictly beyond the bound, so
-    tokens of all-equal-reward groups (bound 0) count whenever B != 0. eta_normal is accepted for a
-    signature identical to policy_split_advantages and does not enter the HE share.
-    """
-    return policy_split_advantages_and_clip_fraction(
-        rewards,
-        logp_normal,
-        logp_he,
-        mask,
-        eta=eta,
-        kappa=kappa,
-        alpha=alpha,
-        eta_normal=eta_normal,
-        clip_placement=clip_placement,
-        estimator=estimator,
-        entropy_normal=entropy_normal,
-        entropy_he=entropy_he,
-        eps=eps,
-    )[2]
+    """The clip fraction of ``policy_split`` (keywords as policy_split_advantages; eta_normal does not
+    enter the HE share)."""
+    return policy_split(rewards, logp_normal, logp_he, mask, PolicySplitKnobs(**knobs),
+                        entropy_normal=entropy_normal, entropy_he=entropy_he, eps=eps).clip_fraction

@@ -3,13 +3,29 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import IntEnum
 
 import torch
 
 from polsplit_cli.algo._checks import AlgoConfigError
 
-NORMAL = 0
-HIGH_ENTROPY = 1
+
+class PromptMode(IntEnum):
+    """Which prompt a rollout or a per-mode tensor belongs to: the index in layouts and per-mode dicts.
+
+    The modes' names and system texts (``"normal"``, ``"high-entropy"``, ...) live in ``polsplit_cli.modes``;
+    ``metric_key`` is the prefix of the per-mode metrics (docs/formats.md).
+    """
+
+    NORMAL = 0
+    HIGH_ENTROPY = 1
+
+    @property
+    def metric_key(self) -> str:
+        return "normal" if self is PromptMode.NORMAL else "he"
+
+
+NORMAL, HIGH_ENTROPY = PromptMode.NORMAL, PromptMode.HIGH_ENTROPY
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
 import time
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +23,12 @@ from rich.table import Table
 
 from polsplit_cli.errors import UserError
 from polsplit_cli.runfiles import check_out_dir, new_run_dir, read_manifest
+from polsplit_cli.train.config import TrainConfig
+from polsplit_cli.train.knobs import MethodKnobs, flagged
 
 INTERRUPTED_EXIT = 130
 # local-trainer flags that have a verl counterpart in the ``policy_split:`` section
-VERL_KNOBS = ("eta", "kappa", "alpha", "eta_normal", "clip_placement", "estimator", "sharing")
+VERL_KNOBS = tuple(f.name for f in flagged(MethodKnobs))
 LIVE_ROWS = (("reward", "{:.2f}"), ("accuracy", "{:.2f}"), ("entropy_bits", "{:.3f}"), ("response_length", "{:.1f}"))
 SUMMARY_ROWS = (("greedy accuracy, normal", "eval/normal/accuracy"), ("greedy accuracy, HE", "eval/he/accuracy"),
                 ("entropy (bits), normal", "eval/normal/entropy_bits"), ("entropy (bits), HE", "eval/he/entropy_bits"),
@@ -32,46 +36,22 @@ SUMMARY_ROWS = (("greedy accuracy, normal", "eval/normal/accuracy"), ("greedy ac
 
 
 def train_command(
-    algo: str = typer.Option(None, "--algo", help="policy-split (default), grpo, grpo-sharing, forking-tokens, "
-                             "clip-cov, entropy-driven-advantage, entropy-regularization, entropy-advantage."),
     config: Path = typer.Option(None, "--config", help="Run config YAML (default: the built-in demo, "
                                 "configs/train/demo.yaml). Knobs: docs/train.md."),
-    model: str = typer.Option(None, "--model", help="Local Hugging Face model folder, or 'tiny' (built in)."),
-    data: str = typer.Option(None, "--data", help="JSONL of {question, answer} (default: built-in arithmetic)."),
-    steps: int = typer.Option(None, "--steps", help="Optimizer steps (one batch of Q questions each)."),
-    group_size: int = typer.Option(None, "--group-size", "-G", help="Responses per question (even for dual-mode)."),
-    questions_per_step: int = typer.Option(None, "--questions-per-step", "-Q", help="Questions per step."),
-    lr: float = typer.Option(None, "--lr", help="AdamW learning rate."),
-    eta: float = typer.Option(None, "--eta", help="Policy Split: weight of the dual-mode entropy term."),
-    kappa: float = typer.Option(None, "--kappa", help="Policy Split: the term is clipped to ±|A|/kappa."),
-    alpha: float = typer.Option(None, "--alpha", help="Policy Split: entropy (1) vs inter-mode KL (0) mix."),
-    eta_normal: float = typer.Option(None, "--eta-normal", help="Policy Split: the same term on normal copies."),
-    clip_placement: str = typer.Option(None, "--clip-placement", help="inside (released trainer) | outside (Eq. 3)."),
-    estimator: str = typer.Option(None, "--estimator", help="logprob (surprisal) | entropy (full distribution)."),
-    sharing: bool = typer.Option(None, "--sharing/--no-sharing", help="Train every response under both prompts."),
-    temperature: float = typer.Option(None, "--temperature", help="Rollout sampling temperature."),
-    max_new_tokens: int = typer.Option(None, "--max-new-tokens", help="Longest response (tokens)."),
-    grader: str = typer.Option(None, "--grader", help="Reward grader: combined (default: PRM800K-style path, then "
-                               "math-verify), prm800k (the paper's reward) or math-verify."),
-    seed: int = typer.Option(None, "--seed", help="Seed of data order, sampling and initialisation."),
     out: Path = typer.Option(None, "--out", help="Run folder (default: runs/train-<timestamp>)."),
     resume: Path = typer.Option(None, "--resume", help="Continue the run in this folder from its last checkpoint."),
-    device: str = typer.Option(None, "--device", help="auto (default: cuda when present) | cpu | cuda."),
     quiet: bool = typer.Option(False, "--quiet", help="No live display; only the final lines."),
     backend: str = typer.Option("local", "--backend", help="local (this process) | verl (distributed)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the resolved config and exit."),
     overrides: list[str] = typer.Argument(None, help="More knobs as key=value (e.g. eval_every=5); "
                                           "with --backend verl, Hydra overrides."),
+    **flags: Any,
 ) -> None:
     """Train with Policy Split or a baseline: G/2 normal + G/2 high-entropy rollouts per question, PPO updates.
 
     With no arguments: the built-in demo (tiny model, arithmetic, CPU, a few minutes), which shows the high-entropy mode splitting off from the normal mode.
     """
     overrides = list(overrides or [])
-    flags = dict(algo=algo, model=model, data=data, steps=steps, group_size=group_size,
-                 questions_per_step=questions_per_step, lr=lr, eta=eta, kappa=kappa, alpha=alpha,
-                 eta_normal=eta_normal, clip_placement=clip_placement, estimator=estimator, sharing=sharing,
-                 temperature=temperature, max_new_tokens=max_new_tokens, grader=grader, seed=seed, device=device)
     given = {key: value for key, value in flags.items() if value is not None}
     if backend == "verl":
         raise typer.Exit(_launch_verl(given, config, overrides, dry_run, out, resume))
@@ -97,6 +77,22 @@ def train_command(
         print(yaml.safe_dump(settings.to_dict(), sort_keys=False), end="")
         return
     raise typer.Exit(_run_local(settings, run_dir, resume is not None, quiet))
+
+
+def _with_knob_flags(command):
+    """Give ``command`` one ``--flag`` option per knob declared with flags (train/config.py, train/knobs.py),
+    ahead of its own options; their values arrive in ``**flags`` (None when not given)."""
+    types = typing.get_type_hints(TrainConfig)
+    knobs = [inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, annotation=types[f.name],
+                               default=typer.Option(None, *f.metadata["flags"], help=f.metadata["help"]))
+             for f in flagged(TrainConfig)]
+    own = [p for p in inspect.signature(command, eval_str=True).parameters.values() if p.kind != p.VAR_KEYWORD]
+    own = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own]
+    command.__signature__ = inspect.Signature([*knobs, *own], return_annotation=None)
+    return command
+
+
+train_command = _with_knob_flags(train_command)
 
 
 def _launch_verl(given: dict[str, Any], config: Path | None, overrides: list[str], dry_run: bool,

@@ -18,9 +18,10 @@ import yaml
 
 from polsplit_cli.errors import UserError
 from polsplit_cli.eval.grading import DEFAULT_GRADER, GRADERS
+from polsplit_cli.knobs import knob
 from polsplit_cli.models import DTYPES
 from polsplit_cli.resources import config_path
-from polsplit_cli.train.knobs import MethodKnobs
+from polsplit_cli.train.knobs import ALGORITHM_HELP, DEFAULT_ALGORITHM, MethodKnobs
 
 DEMO_CONFIG = "train/demo.yaml"
 DEVICES = ("auto", "cpu", "cuda")
@@ -31,41 +32,42 @@ class TrainConfig(MethodKnobs):
     """The local trainer's settings: the method's knobs (``MethodKnobs``) plus everything below."""
 
     # what to train, on what
-    algo: str = "policy-split"
-    model: str = "tiny"
-    data: str | None = None  # None = the built-in arithmetic task; else a JSONL file
+    algo: str = knob(DEFAULT_ALGORITHM, ALGORITHM_HELP, "--algo")
+    model: str = knob("tiny", "Local Hugging Face model folder, or 'tiny' (built in).", "--model")
+    data: str | None = knob(None, "JSONL of {question, answer} (default: built-in arithmetic).", "--data")
     eval_data: str | None = None  # held-out JSONL; default: arithmetic test split / last records of data
     # schedule and batch
-    steps: int = 40
-    questions_per_step: int = 8  # Q
-    group_size: int = 8  # G (dual-mode algorithms: G/2 normal + G/2 HE rollouts)
+    steps: int = knob(40, "Optimizer steps (one batch of Q questions each).", "--steps")
+    questions_per_step: int = knob(8, "Questions per step.", "--questions-per-step", "-Q")
+    group_size: int = knob(8, "Responses per question (even for dual-mode).", "--group-size", "-G")
     mini_batch_size: int = 0  # questions per optimizer step; 0 = all Q (one update per PPO epoch)
     micro_batch_size: int = 64  # sequences per forward pass (memory only; gradients are accumulated)
     ppo_epochs: int = 1
     # optimizer
-    lr: float = 3e-6
+    lr: float = knob(3e-6, "AdamW learning rate.", "--lr")
     weight_decay: float = 0.01
     grad_clip: float = 1.0
     clip_eps: float = 0.2
     loss_agg: str = "token-mean"
     # sampling
-    temperature: float = 1.0
+    temperature: float = knob(1.0, "Rollout sampling temperature.", "--temperature")
     top_p: float = 1.0
     top_k: int = -1  # -1 or 0: off
-    max_new_tokens: int = 48
+    max_new_tokens: int = knob(48, "Longest response (tokens).", "--max-new-tokens")
     # reward
-    grader: str = DEFAULT_GRADER  # "prm800k" is the paper's reward (docs/grading.md)
+    grader: str = knob(DEFAULT_GRADER, "Reward grader: combined (default: PRM800K-style path, then "
+                       "math-verify), prm800k (the paper's reward) or math-verify.", "--grader")
     # baselines verl runs itself (SPEC §6)
     entropy_coeff: float = 0.003
     clip_cov_ratio: float = 0.0002
     clip_cov_lb: float = 1.0
     clip_cov_ub: float = 5.0
     # run
-    seed: int = 0
+    seed: int = knob(0, "Seed of data order, sampling and initialisation.", "--seed")
     eval_every: int = 10  # 0 = only before and after training
     eval_size: int = 100  # held-out questions (0 = no evaluation)
     checkpoint_every: int = 0  # 0 = only at the end (and on Ctrl-C)
-    device: str = "auto"
+    device: str = knob("auto", "auto (default: cuda when present) | cpu | cuda.", "--device")
     dtype: str = "float32"
     threads: int = 0  # CPU threads for torch; 0 = torch's default (one per core)
 
@@ -151,10 +153,9 @@ def parse_overrides(pairs: list[str] | tuple[str, ...]) -> dict[str, Any]:
 
 def algorithm_preset(algo: str) -> Path:
     """``configs/train/<algo>.yaml``; an unknown algorithm is a one-line error listing the known ones."""
-    from polsplit_cli.train.algorithms import ALGORITHMS
+    from polsplit_cli.train.algorithms import get_algorithm
 
-    if algo not in ALGORITHMS:
-        raise UserError(f"unknown algorithm '{algo}': use one of {', '.join(ALGORITHMS)}")
+    get_algorithm(algo)
     return config_path(f"train/{algo}.yaml")
 
 

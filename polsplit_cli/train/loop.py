@@ -29,7 +29,8 @@ import torch
 import torch.nn.functional as F
 
 from polsplit_cli import algo
-from polsplit_cli.algo import HIGH_ENTROPY, NORMAL
+from polsplit_cli.algo import HIGH_ENTROPY, NORMAL, PromptMode
+from polsplit_cli.algo.training_metrics import bits_or_none, finite_mean
 from polsplit_cli.errors import UserError
 from polsplit_cli.eval.grading import DEFAULT_ANSWER_REGION, DEFAULT_TIMEOUT_S, grade_many, grader_manifest
 from polsplit_cli.models import eos_ids
@@ -52,7 +53,6 @@ from polsplit_cli.train.rollout import (
 
 METRICS_FILE, SUMMARY_FILE = "metrics.jsonl", "summary.json"
 TRAIN_PACKAGES = ("torch", "transformers", "tokenizers", "numpy")  # versions in the manifest
-MODE_KEYS = {NORMAL: "normal", HIGH_ENTROPY: "he"}
 
 
 @dataclass
@@ -76,19 +76,6 @@ class RunResult:
     end_eval: dict[str, float] = field(default_factory=dict)
 
 
-def _mean(values: torch.Tensor, keep: torch.Tensor) -> float | None:
-    """Mean of ``values`` where ``keep``; None when nothing is kept or the value is not finite."""
-    count = int(keep.sum())
-    if count == 0:
-        return None
-    value = float(values[keep.bool()].double().mean())
-    return value if math.isfinite(value) else None
-
-
-def _bits(value: float | None) -> float | None:
-    return None if value is None else float(algo.to_bits(value))
-
-
 def _loss_units(keep: torch.Tensor, loss_agg: str) -> torch.Tensor:
     """What the loss averages over in ``keep`` [n, T]: kept tokens (token-mean) or sequences with one."""
     return keep.sum() if loss_agg == "token-mean" else keep.any(dim=1).sum()
@@ -105,7 +92,7 @@ class Trainer:
         self.config, self.run_dir, self.on_event = config, Path(run_dir), on_event or (lambda kind, payload: None)
         self.advantage_hook = advantage_hook
         self.algorithm = get_algorithm(config.algo)
-        self.layout = self.algorithm.layout(config)
+        self.layout = self.algorithm.layout(config.group_size, sharing=config.sharing)
         self.device = torch.device(config.resolved_device())
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise UserError("--device cuda: no CUDA device is available")
@@ -264,7 +251,7 @@ class Trainer:
         self.phase_seconds = {"rollout": rolled_out - started, "old_policy": scored - rolled_out,
                               "update": time.perf_counter() - scored}
         record = {"step": self.step}
-        record.update(self._rollout_metrics(rewards, responses, gen_mode, scores))
+        record.update(self._rollout_metrics(rewards, gen_mode, scores))
         record.update(self._advantage_metrics(copies, old.mask))
         record.update(update)
         record["skipped_updates"] = self.skipped_updates
@@ -349,34 +336,21 @@ class Trainer:
 
     # --- metrics ---------------------------------------------------------------------------------
 
-    def _rollout_metrics(self, rewards, responses, gen_mode, scores: Scores) -> dict[str, Any]:
-        out: dict[str, Any] = {}
+    def _rollout_metrics(self, rewards, gen_mode, scores: Scores) -> dict[str, Any]:
         gen = torch.tensor(gen_mode, device=self.device)
-        lengths = torch.tensor([float(len(r)) for r in responses])
-        for m, key in MODE_KEYS.items():
-            rows = gen == m
-            if not bool(rows.any()):
-                for name in ("reward", "accuracy", "response_length", "entropy_bits"):
-                    out[f"{key}/{name}"] = None
-                continue
-            cpu_rows = rows.cpu()
-            out[f"{key}/reward"] = float(rewards[cpu_rows].mean())
-            out[f"{key}/accuracy"] = float((rewards[cpu_rows] == 1.0).float().mean())
-            out[f"{key}/response_length"] = float(lengths[cpu_rows].mean())
-            out[f"{key}/entropy_bits"] = _bits(_mean(scores.entropy[m], scores.mask * rows[:, None]))
-        for name, m in (("forward", HIGH_ENTROPY), ("reverse", NORMAL)):
-            out[f"kl/{name}_bits"] = (None if scores.kl_own_other is None else
-                                      _bits(_mean(scores.kl_own_other, scores.mask * (gen == m)[:, None])))
-        return out
+        own_entropy = scores.entropy[NORMAL]
+        if HIGH_ENTROPY in scores.entropy:
+            own_entropy = torch.where((gen == HIGH_ENTROPY)[:, None], scores.entropy[HIGH_ENTROPY], own_entropy)
+        return algo.mode_metrics(rewards.to(self.device), scores.mask, own_entropy, gen, scores.kl_own_other)
 
     def _advantage_metrics(self, copies: Copies, response_mask: torch.Tensor) -> dict[str, Any]:
         out: dict[str, Any] = {}
         token_mask = self.layout.copy_values(response_mask, response_mask)
         prompt_mode = self.layout.prompt_mode.to(self.device)
-        for m, key in MODE_KEYS.items():
+        for m, key in ((mode, mode.metric_key) for mode in PromptMode):
             keep = token_mask * (prompt_mode == m)[None, :, None]
-            out[f"adv/{key}_mean"] = _mean(copies.adv, keep)
-            out[f"adv/{key}_abs_mean"] = _mean(copies.adv.abs(), keep)
+            out[f"adv/{key}_mean"] = finite_mean(copies.adv, keep)
+            out[f"adv/{key}_abs_mean"] = finite_mean(copies.adv.abs(), keep)
         out["adv/entropy_term_clip_fraction"] = copies.stats.get("adv/entropy_term_clip_fraction")
         return out
 
@@ -394,11 +368,11 @@ class Trainer:
         scores = self._score(groups, list(range(n)) * 2, responses, own_mode)
         own = torch.tensor(own_mode, device=self.device)
         out: dict[str, float | None] = {}
-        for m, key in MODE_KEYS.items():
+        for m, key in ((mode, mode.metric_key) for mode in PromptMode):
             rows = own == m
             out[f"eval/{key}/accuracy"] = float(correct[rows.cpu()].mean())
-            out[f"eval/{key}/entropy_bits"] = _bits(_mean(scores.entropy[m], scores.mask * rows[:, None]))
-        out["eval/kl/forward_bits"] = _bits(_mean(scores.kl_own_other, scores.mask * (own == HIGH_ENTROPY)[:, None]))
+            out[f"eval/{key}/entropy_bits"] = bits_or_none(finite_mean(scores.entropy[m], scores.mask * rows[:, None]))
+        out["eval/kl/forward_bits"] = bits_or_none(finite_mean(scores.kl_own_other, scores.mask * (own == HIGH_ENTROPY)[:, None]))
         return out
 
     # --- the run ---------------------------------------------------------------------------------

@@ -9,9 +9,11 @@ import pytest
 pytest.importorskip("verl")
 pytestmark = pytest.mark.verl
 
+from algorithm_groups import DUAL_MODE, SINGLE_MODE  # noqa: E402
+
 from polsplit_cli.errors import UserError  # noqa: E402
+from polsplit_cli.train.algorithms import ALGORITHMS  # noqa: E402
 from polsplit_cli.train.verl.launch import check_setup, compose, launch, ray_env_vars  # noqa: E402
-from polsplit_cli.train.verl.settings import ALGORITHMS, DUAL_MODE, SINGLE_MODE  # noqa: E402
 
 
 @pytest.fixture(scope="module")

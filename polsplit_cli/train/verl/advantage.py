@@ -7,21 +7,23 @@ index 0 is the response under the normal prompt, index 1 under the HE prompt (``
 says why the HE copy comes last). Sessions ``s < G/2`` generate in normal mode, the rest in
 HE mode (``algo.rollout_layout``).
 
-Rows are gathered into the grouped ``[Q, G, T]`` layout of ``polsplit_cli.algo``, the
-algorithm runs there, and results are scattered back to rows. Padding rows (verl's
+Rows are gathered into the grouped ``[Q, G, T]`` layout of ``polsplit_cli.algo``, the registered
+algorithm's advantage hooks (``train/algorithms.py``, the same code the local trainer runs) run
+there, and results are scattered back to rows. Padding rows (verl's
 ``is_padding`` tag) and tokens outside the loss get advantage 0 and loss_mask 0, so
 token-mean denominators count only trained tokens.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 
 from polsplit_cli import algo
-from polsplit_cli.algo import HIGH_ENTROPY, NORMAL, to_bits
+from polsplit_cli.algo import HIGH_ENTROPY, NORMAL, PromptMode
+from polsplit_cli.train.algorithms import OldPolicy
 from polsplit_cli.train.verl.settings import PolicySplitSettings
 
 VERL_ENTROPY_METRIC = "actor/entropy"  # nats, token mean (verl's name)
@@ -80,119 +82,67 @@ def _token_mean(values: torch.Tensor, mask: torch.Tensor) -> float:
     return float((values * mask).sum() / mask.sum().clamp_min(1))
 
 
-def _broadcast(adv: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """[Q, G] sequence advantages -> [Q, G, T] token advantages, 0 off the mask."""
-    return adv.unsqueeze(-1) * mask
-
-
-# --- single-mode algorithms: [Q, G] rewards + [Q, G, T] entropy/mask -> (advantages, loss mask) ---
-
-SingleModeFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, PolicySplitSettings], tuple[torch.Tensor, torch.Tensor]]
-
-
-def _forking_tokens(rewards, entropy, mask, settings):
-    keep = algo.forking_token_mask(entropy, mask, top_ratio=settings.forking_ratio)
-    return _broadcast(algo.grpo_advantages(rewards), keep), keep
-
-
-def _entropy_driven(rewards, entropy, mask, settings):
-    return algo.entropy_driven_advantage(algo.grpo_advantages(rewards), entropy, mask), mask
-
-
-def _entropy_advantage(rewards, entropy, mask, settings):
-    adv = algo.entropy_advantage(
-        algo.grpo_advantages(rewards), entropy, mask,
-        alpha=settings.entropy_adv_alpha, kappa=settings.entropy_adv_kappa,
-    )
-    return adv, mask
-
-
-SINGLE_MODE_STEPS: dict[str, SingleModeFn] = {
-    "forking-tokens": _forking_tokens,
-    "entropy-driven-advantage": _entropy_driven,
-    "entropy-advantage": _entropy_advantage,
-}
-
-
 def _rewards(batch: RowBatch, index: torch.Tensor) -> torch.Tensor:
     """Sequence rewards gathered to index's shape (verl puts the score on the last response token)."""
     return batch.rewards.sum(dim=-1)[index].to(torch.float32)
 
 
-def single_mode_step(batch: RowBatch, group_size: int, settings: PolicySplitSettings) -> StepResult:
-    """G rollouts per question, one output each: a GRPO-family advantage from SINGLE_MODE_STEPS."""
-    rows = group_rows(batch.keys, batch.is_padding, group_size, copies=1)[..., 0]  # [Q, G]
-    mask = batch.response_mask[rows].to(torch.float32)
-    adv, keep = SINGLE_MODE_STEPS[settings.algorithm](
-        _rewards(batch, rows), batch.entropy[rows].float(), mask, settings
-    )
-    return _scatter(batch, rows, adv, keep, metrics={})
+def _old_policy(batch: RowBatch, rows: torch.Tensor) -> OldPolicy:
+    """The registry's inputs from rows [Q, G, prompt modes]: one reward and mask per response."""
+    modes = [PromptMode(m) for m in range(rows.shape[-1])]
+    rewards, mask = _rewards(batch, rows[..., NORMAL]), batch.response_mask[rows[..., NORMAL]].to(torch.float32)
+    for mode in modes[1:]:
+        if not torch.equal(rewards, _rewards(batch, rows[..., mode])):
+            raise ValueError("the two copies of a response carry different rewards (the reward must be computed once)")
+        if not torch.equal(mask, batch.response_mask[rows[..., mode]].to(torch.float32)):
+            raise ValueError("the two copies of a response have different response masks (they must share the ids)")
+    return OldPolicy(rewards, mask, {m: batch.old_log_probs[rows[..., m]].float() for m in modes},
+                     {m: batch.entropy[rows[..., m]].float() for m in modes})
 
 
-def dual_mode_step(batch: RowBatch, group_size: int, settings: PolicySplitSettings) -> StepResult:
-    """Policy Split or GRPO-sharing over 2G rows per question (every response under both prompts)."""
-    layout = algo.rollout_layout(group_size, sharing=settings.sharing)
-    rows = group_rows(batch.keys, batch.is_padding, group_size, copies=2)  # [Q, G, prompt mode]
-    gen_mode = layout.gen_mode[:group_size]  # [G]: 0 normal, 1 HE
-    normal_rows, he_rows = rows[..., NORMAL], rows[..., HIGH_ENTROPY]
+def advantage_step(batch: RowBatch, group_size: int, settings: PolicySplitSettings) -> StepResult:
+    """The registered algorithm's advantage hooks over the grouped rows: 2G rows per question for a
+    dual-mode algorithm (every response under both prompts), else G."""
+    algorithm = settings.registered
+    copies = 2 if algorithm.dual_mode else 1
+    rows = group_rows(batch.keys, batch.is_padding, group_size, copies=copies)  # [Q, G, prompt mode]
+    old = _old_policy(batch, rows)
+    adv_normal, adv_he, stats = algorithm.token_advantages(old, settings)
+    keep = algorithm.loss_mask(old, settings)
+    metrics = {f"policy_split/{key}": value for key, value in stats.items()}
+    if not algorithm.dual_mode:
+        return _scatter(batch, rows[..., 0], adv_normal, keep, metrics)
 
-    rewards = _rewards(batch, normal_rows)
-    if not torch.equal(rewards, _rewards(batch, he_rows)):
-        raise ValueError("the two copies of a response carry different rewards (the reward must be computed once)")
-    mask = batch.response_mask[normal_rows].to(torch.float32)
-    if not torch.equal(mask, batch.response_mask[he_rows].to(torch.float32)):
-        raise ValueError("the two copies of a response have different response masks (they must share the ids)")
-    logp_normal, logp_he = batch.old_log_probs[normal_rows].float(), batch.old_log_probs[he_rows].float()
-    ent_normal, ent_he = batch.entropy[normal_rows].float(), batch.entropy[he_rows].float()
-
-    metrics = dual_mode_metrics(rewards, logp_normal, logp_he, ent_normal, ent_he, mask, gen_mode)
-    # verl's actor/entropy averages every row, so each response under both prompts; as for a
-    # single-mode run it should be the sampling policy's entropy: each response once, under its own prompt
-    on_policy_entropy = torch.where((gen_mode == NORMAL).view(1, -1, 1), ent_normal, ent_he)
-    metrics[VERL_ENTROPY_METRIC] = _token_mean(on_policy_entropy, mask)
-    if settings.algorithm == "policy-split":
-        adv_normal, adv_he, clipped = algo.policy_split_advantages_and_clip_fraction(
-            rewards, logp_normal, logp_he, mask, **settings.policy_split_kwargs(),
-            entropy_normal=ent_normal, entropy_he=ent_he,
-        )
-        metrics["policy_split/adv/entropy_term_clip_fraction"] = float(clipped)
-    else:  # grpo-sharing: both copies get the plain GRPO advantage
-        adv_normal = adv_he = _broadcast(algo.grpo_advantages(rewards), mask)
-
+    layout = algorithm.layout(group_size, sharing=settings.sharing)
+    gen_mode = layout.gen_mode[:group_size]  # [G]
+    metrics.update(dual_mode_metrics(old, gen_mode))
     trained = torch.zeros(2, group_size, dtype=torch.bool)  # [prompt mode, response]
     trained[layout.prompt_mode, layout.response] = True
-    keep_normal = mask * trained[NORMAL].view(1, -1, 1)
-    keep_he = mask * trained[HIGH_ENTROPY].view(1, -1, 1)
-    both_rows = torch.stack([normal_rows, he_rows], dim=-1)
-    return _scatter(
-        batch, both_rows, torch.stack([adv_normal, adv_he], dim=2),
-        torch.stack([keep_normal, keep_he], dim=2), metrics,
-    )
+    keep_per_mode = [keep * trained[mode].view(1, -1, 1) for mode in PromptMode]
+    return _scatter(batch, rows, torch.stack([adv_normal, adv_he], dim=2), torch.stack(keep_per_mode, dim=2), metrics)
 
 
-def dual_mode_metrics(rewards, logp_normal, logp_he, ent_normal, ent_he, mask, gen_mode) -> dict[str, float]:
-    """The local trainer's per-mode metrics (docs/formats.md), under ``policy_split/``.
+def dual_mode_metrics(old: OldPolicy, gen_mode: torch.Tensor) -> dict[str, float]:
+    """The local trainer's per-mode metrics (``algo.mode_metrics``, docs/formats.md), under ``policy_split/``.
 
-    Per generating mode: reward, accuracy, entropy (bits, under its own prompt), response
-    length. Inter-mode KL per token, in bits, estimated from the sampled tokens (the old-policy
-    log-probs are all verl stores): forward D_KL(pi_HE || pi) = mean of log pi_HE - log pi over
-    the HE-mode responses, reverse D_KL(pi || pi_HE) = mean of log pi - log pi_HE over the
-    normal-mode responses.
+    The inter-mode KL per token is estimated from the sampled tokens (the old-policy log-probs are
+    all verl stores): log pi_own - log pi_other, so forward D_KL(pi_HE || pi) is its mean over the
+    HE-mode responses and reverse D_KL(pi || pi_HE) over the normal-mode ones.
     """
-    metrics: dict[str, float] = {}
-    for name, mode, own_entropy in (("normal", NORMAL, ent_normal), ("he", HIGH_ENTROPY, ent_he)):
-        pick = gen_mode == mode
-        m = mask[:, pick]
-        metrics[f"policy_split/{name}/reward"] = float(rewards[:, pick].mean())
-        metrics[f"policy_split/{name}/accuracy"] = float((rewards[:, pick] > 0.5).float().mean())
-        metrics[f"policy_split/{name}/entropy_bits"] = to_bits(_token_mean(own_entropy[:, pick], m))
-        metrics[f"policy_split/{name}/response_length"] = float(m.sum(-1).mean())
-    normal, he = gen_mode == NORMAL, gen_mode == HIGH_ENTROPY
-    forward = _token_mean(logp_he[:, he] - logp_normal[:, he], mask[:, he])
-    reverse = _token_mean(logp_normal[:, normal] - logp_he[:, normal], mask[:, normal])
-    metrics["policy_split/kl/forward_bits"] = to_bits(forward)
-    metrics["policy_split/kl/reverse_bits"] = to_bits(reverse)
-    return metrics
+    questions, group_size, length = old.mask.shape
+    own_he = (gen_mode == HIGH_ENTROPY).view(1, -1, 1)
+    own_entropy = torch.where(own_he, old.entropy[HIGH_ENTROPY], old.entropy[NORMAL])
+    gap = old.logp[HIGH_ENTROPY] - old.logp[NORMAL]
+    kl_own_other = torch.where(own_he, gap, -gap)
+    rows = questions * group_size
+    metrics = algo.mode_metrics(old.rewards.reshape(rows), old.mask.reshape(rows, length),
+                                own_entropy.reshape(rows, length), gen_mode.repeat(questions),
+                                kl_own_other.reshape(rows, length))
+    named = {f"policy_split/{key}": value for key, value in metrics.items() if value is not None}
+    # verl's actor/entropy averages every row, so each response under both prompts; as for a
+    # single-mode run it should be the sampling policy's entropy: each response once, under its own prompt
+    named[VERL_ENTROPY_METRIC] = _token_mean(own_entropy, old.mask)
+    return named
 
 
 def _scatter(batch: RowBatch, rows: torch.Tensor, adv: torch.Tensor, keep: torch.Tensor, metrics) -> StepResult:
@@ -203,9 +153,3 @@ def _scatter(batch: RowBatch, rows: torch.Tensor, adv: torch.Tensor, keep: torch
     advantages[flat] = (adv * keep).reshape(flat.numel(), -1).to(torch.float32)
     loss_mask[flat] = keep.reshape(flat.numel(), -1).to(loss_mask.dtype)
     return StepResult(advantages=advantages, loss_mask=loss_mask, metrics=metrics)
-
-
-def advantage_step(batch: RowBatch, group_size: int, settings: PolicySplitSettings) -> StepResult:
-    """Dispatch on ``settings.algorithm``: dual-mode (2G rows per question) or single-mode (G rows)."""
-    step = dual_mode_step if settings.dual else single_mode_step
-    return step(batch, group_size, settings)

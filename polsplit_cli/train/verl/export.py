@@ -19,10 +19,18 @@ import typer
 
 from polsplit_cli.errors import UserError, first_line, missing_extra
 from polsplit_cli.runfiles import load_manifest, manifest_header, write_json
-from polsplit_cli.train.verl.launch import last_checkpoint_step
 
 PROVENANCE_FILE = "polsplit_export.json"
 STEP_FOLDER = re.compile(r"global_step_(\d+)")
+
+
+def last_checkpoint_step(checkpoints: Path) -> int | None:
+    """The step of verl's newest complete checkpoint in ``checkpoints`` (its tracker file), or None."""
+    tracker = checkpoints / "latest_checkpointed_iteration.txt"
+    try:
+        return int(tracker.read_text().strip())
+    except (OSError, ValueError):
+        return None
 
 
 def _checkpoints_of(source: Path) -> Path:

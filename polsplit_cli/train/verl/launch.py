@@ -33,7 +33,10 @@ from polsplit_cli.runfiles import (
     utc_now,
     write_json,
 )
-from polsplit_cli.train.verl.settings import ALGORITHMS, PolicySplitSettings
+from polsplit_cli.train.algorithms import get_algorithm
+from polsplit_cli.train.knobs import DEFAULT_ALGORITHM
+from polsplit_cli.train.verl.export import last_checkpoint_step
+from polsplit_cli.train.verl.settings import PolicySplitSettings
 
 PLUGIN_MODULE = "polsplit_cli.train.verl.plugin"
 AGENT_LOOP = "policy_split_agent"
@@ -57,8 +60,7 @@ def compose(algo: str, *, config: str | os.PathLike | None = None, overrides: Se
     from hydra.core.global_hydra import GlobalHydra
     from omegaconf import OmegaConf, open_dict
 
-    if algo not in ALGORITHMS:
-        raise UserError(f"unknown algorithm '{algo}': use one of {', '.join(ALGORITHMS)}")
+    get_algorithm(algo)
     preset_dir = config_path("verl")
     GlobalHydra.instance().clear()
     try:
@@ -194,7 +196,7 @@ def launch(algo: str | None, *, config: str | os.PathLike | None = None, overrid
         overrides = [*earlier, *overrides]
     elif run_dir is not None and load_manifest(run_dir) is not None:
         raise UserError(f"{run_dir} already holds a run: continue it with --resume {run_dir}, or choose another --out")
-    algo = algo or "policy-split"
+    algo = algo or DEFAULT_ALGORITHM
     placement = _run_overrides(run_dir, overrides) if run_dir is not None else []
     cfg = compose(algo, config=config, overrides=[*placement, *overrides])
     _finish_config(cfg)
@@ -244,15 +246,6 @@ def launch(algo: str | None, *, config: str | os.PathLike | None = None, overrid
         if run_dir is not None:
             _write_status(run_dir, manifest, status)
     return 0
-
-
-def last_checkpoint_step(checkpoints: Path) -> int | None:
-    """The step of verl's newest complete checkpoint in ``checkpoints`` (its tracker file), or None."""
-    tracker = checkpoints / "latest_checkpointed_iteration.txt"
-    try:
-        return int(tracker.read_text().strip())
-    except (OSError, ValueError):
-        return None
 
 
 def _write_status(run_dir: Path, manifest: dict[str, Any], status: str) -> None:

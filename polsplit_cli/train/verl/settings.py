@@ -1,8 +1,9 @@
 """The top-level ``policy_split:`` config section, read once into a dataclass.
 
 It lives outside ``algorithm:`` because verl's ``AlgoConfig`` rejects unknown keys.
-``algorithm`` names which advantage step the ``polsplit`` trainer runs (SPEC §6);
-``dual`` algorithms use the dual-mode agent loop (G/2 normal + G/2 HE rollouts, each
+``algorithm`` names an algorithm of the one registry (``train/algorithms.py``): verl's stock
+trainer runs the ``verl_builtin`` ones, the ``polsplit`` trainer calls the advantage hooks of the
+others; ``dual`` algorithms use the dual-mode agent loop (G/2 normal + G/2 HE rollouts, each
 response stored under both prompts).
 """
 
@@ -13,32 +14,25 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from polsplit_cli.errors import UserError
-from polsplit_cli.train.knobs import MethodKnobs
-
-# SPEC §6. verl runs the first three itself (stock ``sync`` trainer: GRPO, ``loss_mode=clip_cov``,
-# ``entropy_coeff``); the polsplit trainer computes the advantage step of the others.
-VERL_BUILTIN = ("grpo", "clip-cov", "entropy-regularization")
-SINGLE_MODE = ("forking-tokens", "entropy-driven-advantage", "entropy-advantage")
-DUAL_MODE = ("grpo-sharing", "policy-split")
-ALGORITHMS = VERL_BUILTIN + SINGLE_MODE + DUAL_MODE
+from polsplit_cli.train.algorithms import Algorithm, get_algorithm
+from polsplit_cli.train.knobs import DEFAULT_ALGORITHM, MethodKnobs
 
 
 @dataclass
 class PolicySplitSettings(MethodKnobs):
-    algorithm: str = "policy-split"
+    algorithm: str = DEFAULT_ALGORITHM
 
     def __post_init__(self) -> None:
-        if self.algorithm not in ALGORITHMS:
-            raise UserError(f"unknown policy_split.algorithm '{self.algorithm}': use one of {', '.join(ALGORITHMS)}")
+        self.registered: Algorithm = get_algorithm(self.algorithm, key="policy_split.algorithm")
 
     @property
     def uses_polsplit_trainer(self) -> bool:
-        return self.algorithm in SINGLE_MODE + DUAL_MODE
+        return not self.registered.verl_builtin
 
     @property
     def dual(self) -> bool:
         """True when every question has G/2 normal + G/2 HE rollouts stored under both prompts."""
-        return self.algorithm in DUAL_MODE
+        return self.registered.dual_mode
 
     @classmethod
     def from_config(cls, config: Any) -> PolicySplitSettings:
