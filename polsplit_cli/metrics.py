@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import re
+import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -170,3 +171,29 @@ def benchmark_stats(problems: list[ProblemStats], n: int) -> dict[str, Any]:
     stats["truncation_rate"] = mean(float(s["finish_reason"] == "length") for s in samples)
     stats["missing_think_rate"] = mean(float("</think>" not in s["response"]) for s in samples)
     return stats
+
+
+# Error bars: spreads over problems (problems are the sampling unit of every benchmark).
+def standard_error(values: list[float]) -> float | None:
+    """Standard error of the mean over problems (sample standard deviation / sqrt n); None below 2."""
+    if len(values) < 2:
+        return None
+    return statistics.stdev(values) / math.sqrt(len(values))
+
+
+def ratio_standard_error(numerators: list[float], denominators: list[float]) -> float | None:
+    """Linearised standard error of sum(numerators) / sum(denominators) over problems (the
+    token-weighted entropy: bits / tokens, problems as clusters); None below 2 problems."""
+    total = sum(denominators)
+    if len(numerators) < 2 or total <= 0:
+        return None
+    ratio = sum(numerators) / total
+    squares = sum((n - ratio * d) ** 2 for n, d in zip(numerators, denominators, strict=True))
+    return math.sqrt(len(numerators) / (len(numerators) - 1) * squares) / total
+
+
+def pooled_error(errors: list[float | None]) -> float | None:
+    """Standard error of the mean of independent column means (the Average column); None if any is."""
+    if not errors or any(e is None for e in errors):
+        return None
+    return math.sqrt(sum(e**2 for e in errors)) / len(errors)

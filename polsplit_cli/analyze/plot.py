@@ -17,15 +17,17 @@ import numpy as np
 from polsplit_cli.analyze.best_of_n import AVERAGE, best_of_n
 from polsplit_cli.analyze.compare import compare
 from polsplit_cli.analyze.io import EvalRun, Selection, TrainRun, restrict, shared_problems
-from polsplit_cli.analyze.stats import (
+from polsplit_cli.analyze.stats import by_column, mode_problem_tables
+from polsplit_cli.errors import UserError, missing_extra
+from polsplit_cli.metrics import (
     ProblemStats,
     averaged_columns,
-    by_column,
-    mode_problem_tables,
     pass_at_k,
     per_problem,
+    pooled_error,
+    ratio_standard_error,
+    standard_error,
 )
-from polsplit_cli.errors import UserError, missing_extra
 
 # One colour per mode in every figure ("he" is the high-entropy mode in training metrics).
 MODE_COLOURS = {"normal": "C0", "high-entropy": "C1", "he": "C1"}
@@ -159,30 +161,6 @@ def plot_training(runs: list[TrainRun], path: Path, *, smooth: int | None = None
     figure, empty = training_figure(runs, smooth=smooth)
     _save(figure, path)
     return empty
-
-
-def standard_error(values: list[float]) -> float | None:
-    """Standard error of the mean over problems (sample standard deviation / sqrt n); None below 2."""
-    if len(values) < 2:
-        return None
-    return float(np.std(values, ddof=1) / math.sqrt(len(values)))
-
-
-def ratio_standard_error(numerators: list[float], denominators: list[float]) -> float | None:
-    """Linearised standard error of sum(numerators) / sum(denominators) over problems (the
-    token-weighted entropy: bits / tokens, problems as clusters); None below 2 problems."""
-    n, d = np.asarray(numerators, dtype=float), np.asarray(denominators, dtype=float)
-    if n.size < 2 or d.sum() <= 0:
-        return None
-    residuals = n - n.sum() / d.sum() * d
-    return float(math.sqrt(n.size / (n.size - 1) * np.sum(residuals**2)) / d.sum())
-
-
-def pooled_error(errors: list[float | None]) -> float | None:
-    """Standard error of the mean of independent column means (the Average column); None if any is."""
-    if not errors or any(e is None for e in errors):
-        return None
-    return math.sqrt(sum(e**2 for e in errors)) / len(errors)
 
 
 def _column_errors(problems: list[ProblemStats]) -> dict[str, float | None]:
