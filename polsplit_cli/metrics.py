@@ -145,6 +145,15 @@ def token_entropy(problems: list[ProblemStats], entropy: str = "raw") -> float |
     return sum(s[key] for s in samples) / tokens if tokens else None
 
 
+def token_entropy_error(problems: list[ProblemStats], entropy: str = "raw") -> float | None:
+    """Standard error of ``token_entropy`` with problems as clusters; None when any sample has no value."""
+    key = ENTROPY_KEYS[entropy]
+    if any(s.get(key) is None or s.get("entropy_tokens") is None for s in _samples(problems)):
+        return None
+    return ratio_standard_error([sum(s[key] for s in p.samples) for p in problems],
+                                [sum(s["entropy_tokens"] for s in p.samples) for p in problems])
+
+
 def response_length(problems: list[ProblemStats]) -> float | None:
     """Mean response tokens per sample."""
     return mean(s["response_tokens"] or 0 for s in _samples(problems))

@@ -25,8 +25,8 @@ from polsplit_cli.metrics import (
     pass_at_k,
     per_problem,
     pooled_error,
-    ratio_standard_error,
     standard_error,
+    token_entropy_error,
 )
 
 # One colour per mode in every figure ("he" is the high-entropy mode in training metrics).
@@ -165,11 +165,9 @@ def plot_training(runs: list[TrainRun], path: Path, *, smooth: int | None = None
 
 def _column_errors(problems: list[ProblemStats]) -> dict[str, float | None]:
     graded = all(p.graded for p in problems)
-    has_entropy = all(p.has_entropy for p in problems)
     return {
         "accuracy_pct": standard_error([100.0 * p.accuracy for p in problems]) if graded else None,
-        "entropy_bits": ratio_standard_error([p.entropy_bits for p in problems], [p.entropy_tokens for p in problems])
-        if has_entropy else None,
+        "entropy_bits": token_entropy_error(problems),
     }
 
 

@@ -15,6 +15,7 @@ from matplotlib.colors import to_rgba  # noqa: E402  (after the importorskip of 
 from matplotlib.container import BarContainer  # noqa: E402
 from matplotlib.legend import Legend  # noqa: E402
 
+from polsplit_cli import metrics  # noqa: E402
 from polsplit_cli.analyze import plot  # noqa: E402
 from polsplit_cli.analyze.io import load_eval_run, load_train_run, selections_from_specs  # noqa: E402
 
@@ -190,13 +191,13 @@ def test_best_of_n_figure_legend_title_error_bars(tmp_path):
 
 
 def test_standard_errors_by_hand():
-    assert plot.standard_error([0.0, 50.0, 100.0]) == pytest.approx(50 / math.sqrt(3))
-    assert plot.standard_error([70.0]) is None
+    assert metrics.standard_error([0.0, 50.0, 100.0]) == pytest.approx(50 / math.sqrt(3))
+    assert metrics.standard_error([70.0]) is None
     # ratio 15/50 = 0.3; residuals 2-3, 4-3, 9-9 -> sqrt(3/2 * 2) / 50
-    assert plot.ratio_standard_error([2, 4, 9], [10, 10, 30]) == pytest.approx(math.sqrt(3) / 50)
-    assert plot.ratio_standard_error([2], [10]) is None
-    assert plot.pooled_error([3.0, 4.0]) == pytest.approx(2.5)  # sqrt(9 + 16) / 2
-    assert plot.pooled_error([3.0, None]) is None
+    assert metrics.ratio_standard_error([2, 4, 9], [10, 10, 30]) == pytest.approx(math.sqrt(3) / 50)
+    assert metrics.ratio_standard_error([2], [10]) is None
+    assert metrics.pooled_error([3.0, 4.0]) == pytest.approx(2.5)  # sqrt(9 + 16) / 2
+    assert metrics.pooled_error([3.0, None]) is None
 
 
 def test_smoothing_is_a_trailing_mean():
