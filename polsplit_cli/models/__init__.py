@@ -3,11 +3,13 @@
 ``load_model`` is the one loader (built-in tiny model or any local Hugging Face causal-LM
 folder, never the network); ``render_prompt_ids`` is the one way every module turns chat
 messages into prompt token ids (rendered once by the chat template, never decoded and
-re-encoded), so the trainer, the samplers and the entropy scorer see identical ids.
+re-encoded), so the trainer, the samplers and the entropy scorer see identical ids;
+``cache_kwargs`` is the one way a forward pass is handed a key/value cache.
 """
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -87,3 +89,13 @@ def render_prompt_ids(tokenizer, messages: list[dict[str, str]]) -> list[int]:
     if rendered and isinstance(rendered[0], list):
         (rendered,) = rendered
     return [int(token) for token in rendered]
+
+
+def cache_kwargs(module, cache) -> dict[str, Any]:
+    """Forward keyword arguments that hand ``cache`` (appended to in place) to ``module``.
+
+    transformers 5.24 renamed the argument ``past_key_values`` to ``cache`` (the old name warns
+    and goes in 5.40); reading the name off the forward signature works on both sides of it.
+    """
+    name = "cache" if "cache" in inspect.signature(module.forward).parameters else "past_key_values"
+    return {name: cache, "use_cache": True}
