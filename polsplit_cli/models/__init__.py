@@ -10,7 +10,10 @@ re-encoded), so the trainer, the samplers and the entropy scorer see identical i
 from __future__ import annotations
 
 import inspect
+import logging
 import os
+import sys
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -48,6 +51,7 @@ def load_model(path: str | os.PathLike | None = None, *, device: Any = None, dty
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    _quiet_transformers()
     try:
         tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
         model = AutoModelForCausalLM.from_pretrained(
@@ -60,6 +64,27 @@ def load_model(path: str | os.PathLike | None = None, *, device: Any = None, dty
         model.to(device)
     model.eval()
     return model, tokenizer
+
+
+def _quiet_transformers() -> None:
+    """Our live displays own the screen: no transformers progress bars, no deprecation notices.
+
+    Deprecations are ours to act on, not the user's (the tests run the CLI with warnings on to
+    catch them); ``python -W ...`` or ``PYTHONWARNINGS`` brings them back. Errors and every other
+    warning still show.
+    """
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()
+    if sys.warnoptions:
+        return
+    warnings.filterwarnings("ignore", message=r".*\bdeprecated\b", category=FutureWarning)
+    for handler in transformers_logging.get_logger().handlers:
+        handler.addFilter(_not_a_deprecation)
+
+
+def _not_a_deprecation(record: logging.LogRecord) -> bool:
+    return "deprecated" not in record.getMessage()
 
 
 def _ensure_padding(tokenizer, model) -> None:
