@@ -159,9 +159,6 @@ def load_engine(settings: EvalSettings):
 
         backend = VLLMBackend(resolve_model_path(settings.model), tensor_parallel_size=settings.tensor_parallel_size,
                               gpu_memory_utilization=settings.gpu_memory_utilization, dtype=settings.dtype)
-    from transformers.utils import logging as transformers_logging
-
-    transformers_logging.disable_progress_bar()  # our own progress bar is the one to watch
     model, tokenizer = load_model(settings.model, device=device, dtype=_torch_dtype(settings.dtype, device))
     check_linear_head(model)
     if backend is None:

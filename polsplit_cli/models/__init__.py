@@ -3,12 +3,17 @@
 ``load_model`` is the one loader (built-in tiny model or any local Hugging Face causal-LM
 folder, never the network); ``render_prompt_ids`` is the one way every module turns chat
 messages into prompt token ids (rendered once by the chat template, never decoded and
-re-encoded), so the trainer, the samplers and the entropy scorer see identical ids.
+re-encoded), so the trainer, the samplers and the entropy scorer see identical ids;
+``cache_kwargs`` is the one way a forward pass is handed a key/value cache.
 """
 
 from __future__ import annotations
 
+import inspect
+import logging
 import os
+import sys
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -47,6 +52,7 @@ def load_model(path: str | os.PathLike | None = None, *, device: Any = None, dty
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    _quiet_transformers()
     try:
         tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
         model = AutoModelForCausalLM.from_pretrained(
@@ -59,6 +65,27 @@ def load_model(path: str | os.PathLike | None = None, *, device: Any = None, dty
         model.to(device)
     model.eval()
     return model, tokenizer
+
+
+def _quiet_transformers() -> None:
+    """Our live displays own the screen: no transformers progress bars, no deprecation notices.
+
+    Deprecations are ours to act on, not the user's (the tests run the CLI with warnings on to
+    catch them); ``python -W ...`` or ``PYTHONWARNINGS`` brings them back. Errors and every other
+    warning still show.
+    """
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()
+    if sys.warnoptions:
+        return
+    warnings.filterwarnings("ignore", message=r".*\bdeprecated\b", category=FutureWarning)
+    for handler in transformers_logging.get_logger().handlers:
+        handler.addFilter(_not_a_deprecation)
+
+
+def _not_a_deprecation(record: logging.LogRecord) -> bool:
+    return "deprecated" not in record.getMessage()
 
 
 def _ensure_padding(tokenizer, model) -> None:
@@ -96,3 +123,13 @@ def render_prompt_ids(tokenizer, messages: list[dict[str, str]]) -> list[int]:
     if rendered and isinstance(rendered[0], list):
         (rendered,) = rendered
     return [int(token) for token in rendered]
+
+
+def cache_kwargs(module, cache) -> dict[str, Any]:
+    """Forward keyword arguments that hand ``cache`` (appended to in place) to ``module``.
+
+    transformers 5.24 renamed the argument ``past_key_values`` to ``cache`` (the old name warns
+    and goes in 5.40); reading the name off the forward signature works on both sides of it.
+    """
+    name = "cache" if "cache" in inspect.signature(module.forward).parameters else "past_key_values"
+    return {name: cache, "use_cache": True}

@@ -24,11 +24,11 @@ from pathlib import Path
 import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers
 from tokenizers.pre_tokenizers import ByteLevel
-from transformers import PreTrainedTokenizerFast, Qwen3Config, Qwen3ForCausalLM
+from transformers import DynamicCache, PreTrainedTokenizerFast, Qwen3Config, Qwen3ForCausalLM
 
 from polsplit_cli.data.arithmetic import ARITHMETIC_TEST_SIZE, ARITHMETIC_TRAIN_SIZE, arithmetic_problems
 from polsplit_cli.eval.grading import extract_answer
-from polsplit_cli.models import TINY_CHECKPOINT, load_model, render_prompt_ids
+from polsplit_cli.models import TINY_CHECKPOINT, cache_kwargs, load_model, render_prompt_ids
 from polsplit_cli.modes import BUILTIN_SYSTEM_PROMPTS, NORMAL, Mode, builtin_modes, get_mode
 from polsplit_cli.prompts import math_task
 from polsplit_cli.train.rollout import split_prefix
@@ -178,7 +178,8 @@ def _shared_prefix_loss(model, examples: list[tuple[list[int], int]], pad_id: in
     # longest common prefix of the prompts, capped at the shortest prompt minus one token
     shared = len(split_prefix([ids[:n_prompt] for ids, n_prompt in examples]).prefix)
     prefix = torch.tensor([examples[0][0][:shared]])
-    cache = model(input_ids=prefix, use_cache=True).past_key_values
+    cache = DynamicCache(config=model.config)
+    model(input_ids=prefix, **cache_kwargs(model, cache))
     cache.batch_repeat_interleave(len(examples))
 
     width = max(len(ids) for ids, _ in examples) - shared
@@ -189,7 +190,7 @@ def _shared_prefix_loss(model, examples: list[tuple[list[int], int]], pad_id: in
         suffix[row, : len(ids) - shared] = torch.tensor(ids[shared:])
         attention[row, : len(ids)] = 1
         labels[row, n_prompt - shared : len(ids) - shared] = torch.tensor(ids[n_prompt:])
-    logits = model(input_ids=suffix, attention_mask=attention, past_key_values=cache).logits
+    logits = model(input_ids=suffix, attention_mask=attention, **cache_kwargs(model, cache)).logits
     return torch.nn.functional.cross_entropy(
         logits[:, :-1].reshape(-1, logits.shape[-1]).float(),
         labels[:, 1:].reshape(-1),

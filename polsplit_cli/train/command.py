@@ -165,11 +165,8 @@ class LiveView:
 
 
 def _run_local(settings, run_dir: Path, resumed: bool, quiet: bool) -> int:
-    from transformers.utils import logging as hf_logging
-
     from polsplit_cli.train.loop import Trainer, write_manifest, write_summary
 
-    hf_logging.disable_progress_bar()  # the live display owns the terminal
     console = Console(stderr=True, highlight=False, soft_wrap=True)
     if not quiet:
         console.print(f"polsplit train: {settings.algo} on {settings.model}, {settings.steps} steps, "

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import torch
 from transformers import DynamicCache
 
+from polsplit_cli.models import cache_kwargs
+
 
 @dataclass
 class PromptGroup:
@@ -49,14 +51,15 @@ def prefix_kv(model, prefix: list[int]) -> list[tuple[torch.Tensor, torch.Tensor
     if not prefix:
         return None
     ids = torch.tensor([prefix], device=_device(model))
-    cache = model.get_decoder()(input_ids=ids, use_cache=True).past_key_values
+    decoder, cache = model.get_decoder(), DynamicCache(config=model.config)
+    decoder(input_ids=ids, **cache_kwargs(decoder, cache))
     return [(layer.keys, layer.values) for layer in cache.layers]
 
 
-def _broadcast(model, kv, rows: int) -> DynamicCache | None:
-    """A fresh cache holding the prefix for ``rows`` rows (a forward pass appends to it)."""
+def _broadcast(model, kv, rows: int) -> DynamicCache:
+    """A fresh cache holding the prefix (if any) for ``rows`` rows (a forward pass appends to it)."""
     if kv is None:
-        return None
+        return DynamicCache(config=model.config)
     expanded = [(k.expand(rows, -1, -1, -1), v.expand(rows, -1, -1, -1)) for k, v in kv]
     return DynamicCache(ddp_cache_data=expanded, config=model.config)
 
@@ -94,15 +97,14 @@ def generate(model, group: PromptGroup, *, max_new_tokens: int, stop_ids: list[i
         ids[row, width - len(suffix):] = torch.tensor(suffix, device=device)
         mask[row, start + width - len(suffix):] = 1
         positions[row, width - len(suffix):] = torch.arange(start, start + len(suffix), device=device)
-    cache = _broadcast(model, prefix_kv(model, group.prefix), rows)
+    cache_args = cache_kwargs(model, _broadcast(model, prefix_kv(model, group.prefix), rows))
     stop = torch.tensor(sorted(stop_ids), device=device)
     responses = torch.full((rows, max_new_tokens), pad_id, device=device)
     lengths = torch.full((rows,), max_new_tokens, device=device)
     done = torch.zeros(rows, dtype=torch.bool, device=device)
     for step in range(max_new_tokens):
-        out = model(input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache,
-                    use_cache=True, logits_to_keep=1)
-        cache, logits = out.past_key_values, out.logits[:, -1].float()
+        logits = model(input_ids=ids, attention_mask=mask, position_ids=positions, logits_to_keep=1,
+                       **cache_args).logits[:, -1].float()
         if greedy:
             token = logits.argmax(dim=-1)
         else:
@@ -141,8 +143,9 @@ def response_hidden(model, kv, suffixes: list[list[int]], responses: list[list[i
         gather[row, : len(response)] = torch.arange(len(suffix) - 1, len(suffix) - 1 + len(response))
         mask[row, : len(response)] = 1
     positions = torch.arange(start, start + width, device=device).expand(rows, -1)
-    hidden = model.get_decoder()(input_ids=ids, position_ids=positions, past_key_values=_broadcast(model, kv, rows),
-                                 use_cache=kv is not None).last_hidden_state
+    decoder = model.get_decoder()
+    cache_args = {"use_cache": False} if kv is None else cache_kwargs(decoder, _broadcast(model, kv, rows))
+    hidden = decoder(input_ids=ids, position_ids=positions, **cache_args).last_hidden_state
     picked = hidden.gather(1, gather[:, :, None].expand(-1, -1, hidden.shape[-1]))
     return picked, mask
 

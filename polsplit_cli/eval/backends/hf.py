@@ -15,10 +15,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 import torch
+from transformers import DynamicCache
 
 from polsplit_cli.algo import to_bits, token_entropy
 from polsplit_cli.eval.backends.base import EntropySum, Generation, GenerationRequest, SamplingConfig
-from polsplit_cli.models import eos_ids
+from polsplit_cli.models import cache_kwargs, eos_ids
 
 
 class HFBackend:
@@ -83,8 +84,8 @@ def sample_batch(model, requests: Sequence[GenerationRequest], sampling: Samplin
     positions = (attention.cumsum(-1) - 1).clamp(min=0)
     eos = torch.tensor(eos_ids, device=device)
 
-    output = model(input_ids=input_ids, attention_mask=attention, position_ids=positions, use_cache=True,
-                   logits_to_keep=1)
+    cache_args = cache_kwargs(model, DynamicCache(config=model.config))
+    output = model(input_ids=input_ids, attention_mask=attention, position_ids=positions, logits_to_keep=1, **cache_args)
     finished = torch.zeros(rows, dtype=torch.bool, device=device)
     lengths = torch.zeros(rows, dtype=torch.long, device=device)
     entropy_raw = torch.zeros(rows, dtype=torch.float64, device=device)
@@ -105,8 +106,7 @@ def sample_batch(model, requests: Sequence[GenerationRequest], sampling: Samplin
             break
         attention = torch.cat([attention, torch.ones((rows, 1), dtype=attention.dtype, device=device)], dim=-1)
         positions = positions[:, -1:] + 1
-        output = model(input_ids=token.unsqueeze(-1), attention_mask=attention, position_ids=positions,
-                       past_key_values=output.past_key_values, use_cache=True)
+        output = model(input_ids=token.unsqueeze(-1), attention_mask=attention, position_ids=positions, **cache_args)
 
     tokens = torch.stack(steps, dim=1).tolist()
     results = []
