@@ -125,7 +125,7 @@ def prepare_out(settings: EvalSettings) -> dict[str, Any] | None:
     out = settings.out
     if out.exists() and any(out.iterdir()):
         if not settings.resume:
-            raise UserError(f"{out} is not empty: pass --resume to continue that run, or a new --out")
+            raise UserError(f"{out} is not empty: pass --resume {out} to continue that run, or a new --out")
         return read_manifest(out, "eval")
     out.mkdir(parents=True, exist_ok=True)
     return None
