@@ -13,6 +13,7 @@ from polsplit_cli.analyze.cli import app as analyze_app
 from polsplit_cli.errors import UserError
 from polsplit_cli.eval.command import eval_command
 from polsplit_cli.judge.command import judge as judge_command
+from polsplit_cli.terminal import HelpCommand, HelpGroup
 from polsplit_cli.train.command import train_command
 from polsplit_cli.train.verl.export import export_command
 from polsplit_cli.train.verl.prepare import prepare_command
@@ -23,10 +24,12 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    cls=HelpGroup,
 )
 err_console = Console(stderr=True)
 
-modes_app = typer.Typer(help="List the prompt modes and show their system texts.", invoke_without_command=True)
+modes_app = typer.Typer(help="List the prompt modes and show their system texts.", invoke_without_command=True,
+                        cls=HelpGroup)
 app.add_typer(modes_app, name="modes")
 
 
@@ -70,7 +73,10 @@ app.command("prepare")(prepare_command)
 app.command("export", no_args_is_help=True)(export_command)
 app.command("eval", no_args_is_help=True)(eval_command)
 app.command("judge", no_args_is_help=True)(judge_command)
-app.add_typer(analyze_app, name="analyze")
+app.add_typer(analyze_app, name="analyze", cls=HelpGroup)
+for typer_app in (app, modes_app, analyze_app):
+    for info in typer_app.registered_commands:
+        info.cls = HelpCommand
 
 
 def prefer_passive_waiting() -> None:

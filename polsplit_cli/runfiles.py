@@ -49,6 +49,19 @@ def new_run_dir(prefix: str) -> Path:
     return folder
 
 
+def chosen_run_dir(out: Path | None, resume: Path | None) -> Path | None:
+    """The folder of ``--resume RUN_DIR`` (an ``--out`` naming the same folder is allowed), else ``--out``."""
+    if resume is None:
+        return out
+    if str(resume).startswith("-"):
+        raise UserError(f"--resume takes the run folder to continue (--resume RUN_DIR), got '{resume}'")
+    if out is not None and out.resolve() != resume.resolve():
+        raise UserError("--out and --resume name the run folder twice: give one (--resume RUN_DIR)")
+    if not resume.is_dir():
+        raise UserError(f"--resume {resume}: no such run folder")
+    return resume
+
+
 def command_line() -> list[str]:
     """This invocation as argv, named as a user types it (``polsplit ...``, whatever the entry path)."""
     return ["polsplit", *sys.argv[1:]]
@@ -176,6 +189,8 @@ def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     A last line without its newline that does not parse was cut by a killed writer: it is skipped
     with a warning (as ``runfiles.JsonlLog`` does on resume), never repaired here (readers only read).
     """
+    if path.is_dir():
+        raise UserError(f"{path}: is a folder, not a JSONL file")
     if not path.is_file():
         raise UserError(f"{path}: file not found")
     count = 0

@@ -1,4 +1,4 @@
-"""Progress and tables that also work off a terminal (CI, nohup, a scheduler, a pipe).
+"""Progress, tables and --help that also work off a terminal (CI, nohup, a scheduler, a pipe).
 
 Off a terminal a rich live bar shows nothing until it stops (a transient one nothing at all), so
 a long eval or judge run looked dead for an hour. There, ``ProgressReport`` prints a plain line
@@ -15,6 +15,7 @@ from types import TracebackType
 from typing import TypeVar
 
 from rich.console import Console
+from typer.core import TyperCommand, TyperGroup
 
 PLAIN_EVERY_S = 30.0
 UNCUT_WIDTH = 10_000  # off a terminal: wide enough that no table or line is cut or wrapped
@@ -120,3 +121,23 @@ def track(items: Sequence[Item], label: str, console: Console) -> Iterator[Item]
         for done, item in enumerate(items, start=1):
             yield item
             report.update(done, len(items))
+
+
+class _FlagsTakeNoValue:
+    """typer 0.29's --help gives a flag a type column (``--quiet <bool>``), as if it took a value:
+    here a flag shows none, like click's own help."""
+
+    def get_params(self, ctx):
+        params = super().get_params(ctx)
+        for param in params:
+            if getattr(param, "is_flag", False):
+                param.metavar = ""
+        return params
+
+
+class HelpCommand(_FlagsTakeNoValue, TyperCommand):
+    """A command whose --help shows flags without a value type."""
+
+
+class HelpGroup(_FlagsTakeNoValue, TyperGroup):
+    """A command group whose --help shows flags without a value type."""

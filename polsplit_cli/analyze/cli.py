@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from polsplit_cli.errors import UserError
+from polsplit_cli.models import check_device
 
 app = typer.Typer(help="Tables and figures of the paper (Tables 1, 5-7, Figure 1(c)) from train/eval result folders.",
                   no_args_is_help=True)
@@ -77,14 +78,15 @@ def kl_command(
 ) -> None:
     """Exact D_KL(pi_mode || pi_reference) and the reverse, bits/token, on the mode's samples (teacher forcing)."""
     _start(out, "kl", modes=(mode, reference))
+    # checked before the long teacher-forcing pass, and the numbers and the device before torch loads
+    if bootstrap < 0:
+        raise UserError(f"--bootstrap must be 0 (no intervals) or more resamples, got {bootstrap}")
+    check_device(device)
     from polsplit_cli.analyze.io import load_eval_run
     from polsplit_cli.analyze.kl import BOOTSTRAP_UNITS, kl_analysis, response_kls, responses_jsonl
 
-    # checked before the long teacher-forcing pass
     if bootstrap_unit not in BOOTSTRAP_UNITS:
         raise UserError(f"unknown --bootstrap-unit '{bootstrap_unit}': use {' or '.join(BOOTSTRAP_UNITS)}")
-    if bootstrap < 0:
-        raise UserError(f"--bootstrap must be 0 (no intervals) or more resamples, got {bootstrap}")
     eval_run = load_eval_run(run, token_ids=True)
     responses, notes = response_kls(eval_run, mode=mode, reference=reference, model_path=model, chunk_size=chunk_size,
                                     limit=limit, device=device, dtype=dtype, progress=not as_json)

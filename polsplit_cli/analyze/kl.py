@@ -55,12 +55,12 @@ def response_kls(
 
     from polsplit_cli.algo import chunked_token_kl, to_bits
     from polsplit_cli.eval.entropy import check_linear_head
-    from polsplit_cli.models import load_model, render_prompt_ids
+    from polsplit_cli.models import load_model, render_prompt_ids, resolve_device
 
     if chunk_size < 1:
-        raise UserError("--chunk-size must be at least 1")
+        raise UserError(f"--chunk-size must be >= 1, got {chunk_size}")
     if limit is not None and limit < 1:
-        raise UserError("--limit must be at least 1")
+        raise UserError(f"--limit must be >= 1, got {limit}")
     records = run.select(mode)[:limit]
     own, own_note = mode_system_text(run, mode)
     other, other_note = mode_system_text(run, reference)
@@ -70,7 +70,7 @@ def response_kls(
         raise UserError(f"{run.path}/manifest.json names no 'model': pass --model")
     if dtype not in DTYPES:
         raise UserError(f"unknown --dtype '{dtype}': use {', '.join(DTYPES)}")
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = resolve_device(device)
     model, tokenizer = load_model(model_name, device=device, dtype=getattr(torch, dtype))
     check_linear_head(model)
     first = records[0]

@@ -6,17 +6,21 @@ Protocol options (benchmarks, modes, n, sampling) default to the paper preset
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
+import shlex
 from pathlib import Path
 
 import typer
 
 from polsplit_cli.errors import UserError, missing_extra
 from polsplit_cli.eval.protocol import EvalProtocol, resolve_protocol
-from polsplit_cli.models import DTYPES
-from polsplit_cli.runfiles import new_run_dir
+from polsplit_cli.models import DTYPES, check_device, resolve_model_path
+from polsplit_cli.runfiles import MANIFEST_FILE, chosen_run_dir, command_line, new_run_dir
 from polsplit_cli.terminal import ProgressReport, table_console
+
+INTERRUPTED_EXIT = 130  # as polsplit train: the run stopped part-way and can be resumed
 
 
 def eval_command(
@@ -29,7 +33,7 @@ def eval_command(
     data_file: Path = typer.Option(None, "--data-file", help="A JSONL file replacing the one --benchmarks source "
                                    "(or, alone, a custom benchmark named after the file). See docs/eval.md."),
     n: int = typer.Option(None, "--n", help="Samples per problem (default 8)."),
-    limit: int = typer.Option(None, "--limit", help="Only the first N problems of each benchmark."),
+    limit: int = typer.Option(None, "--limit", help="Only the first N problems of each benchmark (default: all)."),
     temperature: float = typer.Option(None, "--temperature", help="Sampling temperature (default 0.6; 0 = greedy)."),
     top_k: int = typer.Option(None, "--top-k", help="Top-k (default 20; 0 = off)."),
     top_p: float = typer.Option(None, "--top-p", help="Top-p (default 0.95)."),
@@ -54,11 +58,16 @@ def eval_command(
                                       "last </think>, or the whole response when it has no <think> tag at all), "
                                       "after-think (no </think> = truncated, incorrect) or whole."),
     out: Path = typer.Option(None, "--out", help="Results folder (default: runs/eval-<timestamp>)."),
-    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out, skipping finished samples."),
+    resume: Path = typer.Option(None, "--resume", metavar="RUN_DIR", help="Continue this eval run folder with the "
+                                "same options, skipping finished samples (in place of --out)."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress (a bar on a terminal, else a line every 30 s)."),
     json_output: bool = typer.Option(False, "--json", help="Print summary.json to stdout instead of the table."),
 ) -> None:
-    """Sample, grade and measure entropy on the paper's benchmarks (SPEC §7), one or several modes, paired."""
+    """Sample, grade and measure entropy on the paper's benchmarks, one or several modes, paired sample by sample.
+
+    The defaults are the paper's protocol (configs/eval/paper.yaml): 8 samples per problem at T=0.6,
+    top-k 20, top-p 0.95, up to 32,768 tokens. Benchmarks, data files and outputs: docs/eval.md.
+    """
     from rich.console import Console
 
     from polsplit_cli.eval.backends import BACKENDS
@@ -80,24 +89,25 @@ def eval_command(
     if dtype not in ("auto", *DTYPES):
         raise UserError(f"unknown --dtype '{dtype}': use auto, float32, bfloat16 or float16")
     if grading_timeout is not None and not grading_timeout > 0:
-        raise UserError(f"--grading-timeout must be positive, got {grading_timeout}")
+        raise UserError(f"--grading-timeout must be > 0, got {grading_timeout}")
     for name, value, allowed in (("grader", grader, GRADERS), ("answer-region", answer_region, ANSWER_REGIONS)):
         if value is not None and value not in allowed:
             raise UserError(f"unknown --{name} '{value}': use one of {', '.join(allowed)}")
     for name, value in (("batch-size", batch_size), ("tensor-parallel-size", tensor_parallel_size),
                         ("entropy-chunk-size", entropy_chunk_size)):
         if value < 1:
-            raise UserError(f"--{name} must be at least 1")
-
+            raise UserError(f"--{name} must be >= 1, got {value}")
     if not 0 < gpu_memory_utilization <= 1:
-        raise UserError(f"--gpu-memory-utilization {gpu_memory_utilization} must be in (0, 1]")
+        raise UserError(f"--gpu-memory-utilization must be in (0, 1], got {gpu_memory_utilization}")
+    out_dir = chosen_run_dir(out, resume) or new_run_dir("eval")
+    resolve_model_path(model)  # a wrong --model or --device is refused before anything is read or written
+    check_device(device)
     mode_list = resolve_modes(protocol.modes)
     loaded = load_problems(protocol, data_file, cli_benchmarks=benchmarks)
     sampling = protocol.sampling
-    out_dir = out if out is not None else new_run_dir("eval")
     settings = EvalSettings(
         model=model, benchmarks=loaded, modes=mode_list, n=protocol.n, sampling=sampling,
-        backend=backend, out=out_dir, resume=resume, batch_size=batch_size, device=device,
+        backend=backend, out=out_dir, resume=resume is not None, batch_size=batch_size, device=device,
         dtype=dtype, tensor_parallel_size=tensor_parallel_size, gpu_memory_utilization=gpu_memory_utilization,
         entropy_chunk_size=entropy_chunk_size,
         **{key: value for key, value in (("grading_timeout", grading_timeout), ("grader", grader),
@@ -139,9 +149,44 @@ def load_problems(protocol: EvalProtocol, data_file: Path | None, *, cli_benchma
 
 
 def _run_with_progress(settings, err, quiet: bool) -> list[dict]:
-    from polsplit_cli.eval.runner import run_eval
+    """run_eval with a progress display; Ctrl-C ends with the command that resumes the run (exit 130),
+    and a run that fails before its first sample leaves no folder behind."""
+    from polsplit_cli.eval.runner import SAMPLES_FILE, run_eval
 
-    if quiet:
-        return run_eval(settings)
-    with ProgressReport("sampling", err) as report:
-        return run_eval(settings, progress=report.update)
+    fresh = not settings.out.exists()
+    try:
+        if quiet:
+            return run_eval(settings)
+        with ProgressReport("sampling", err) as report:
+            return run_eval(settings, progress=report.update)
+    except KeyboardInterrupt:
+        err.print(f"interrupted: finished samples are in {settings.out / SAMPLES_FILE}; resume with: "
+                  f"{_resume_command(settings.out)}", highlight=False, soft_wrap=True)
+        raise typer.Exit(INTERRUPTED_EXIT) from None
+    except BaseException:
+        if fresh:
+            _remove_unused(settings.out)
+        raise
+
+
+def _resume_command(out: Path) -> str:
+    """This command line with ``--resume OUT`` in place of its --out / --resume."""
+    args, skip = [], False
+    for arg in command_line():
+        if not skip and arg not in ("--out", "--resume") and not arg.startswith(("--out=", "--resume=")):
+            args.append(arg)
+        skip = arg in ("--out", "--resume")
+    return shlex.join([*args, "--resume", str(out)])
+
+
+def _remove_unused(out: Path) -> None:
+    """Remove a run folder this invocation made and wrote no sample to (only its manifest)."""
+    from polsplit_cli.eval.runner import SAMPLES_FILE
+
+    samples = out / SAMPLES_FILE
+    if samples.exists() and samples.stat().st_size > 0:
+        return
+    for name in (MANIFEST_FILE, SAMPLES_FILE):
+        (out / name).unlink(missing_ok=True)
+    with contextlib.suppress(OSError):  # something else is in it: leave it
+        out.rmdir()

@@ -35,12 +35,13 @@ class EvalProtocol:
     def __post_init__(self) -> None:
         for name in ("temperature", "top_p"):  # YAML and Python write 1 for 1.0; the manifest records floats
             object.__setattr__(self, name, float(getattr(self, name)))
-        checks = {"n": self.n >= 1, "temperature": self.temperature >= 0, "top_k": self.top_k >= 0,
-                  "top_p": 0 < self.top_p <= 1, "max_new_tokens": self.max_new_tokens >= 1,
-                  "limit": self.limit is None or self.limit >= 1}
-        for name, ok in checks.items():
+        checks = {"n": (self.n >= 1, ">= 1"), "temperature": (self.temperature >= 0, ">= 0"),
+                  "top_k": (self.top_k >= 0, ">= 0 (0 = off)"), "top_p": (0 < self.top_p <= 1, "in (0, 1]"),
+                  "max_new_tokens": (self.max_new_tokens >= 1, ">= 1"),
+                  "limit": (self.limit is None or self.limit >= 1, ">= 1")}
+        for name, (ok, valid) in checks.items():
             if not ok:
-                raise UserError(f"--{name.replace('_', '-')} {getattr(self, name)} is out of range")
+                raise UserError(f"--{name.replace('_', '-')} must be {valid}, got {getattr(self, name)}")
 
     @property
     def sampling(self) -> SamplingConfig:

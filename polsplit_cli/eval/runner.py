@@ -125,7 +125,7 @@ def prepare_out(settings: EvalSettings) -> dict[str, Any] | None:
     out = settings.out
     if out.exists() and any(out.iterdir()):
         if not settings.resume:
-            raise UserError(f"{out} is not empty: pass --resume to continue that run, or a new --out")
+            raise UserError(f"{out} is not empty: pass --resume {out} to continue that run, or a new --out")
         return read_manifest(out, "eval")
     out.mkdir(parents=True, exist_ok=True)
     return None
@@ -147,12 +147,10 @@ def pending_samples(settings: EvalSettings, done: Collection) -> list[tuple[Prob
 
 def load_engine(settings: EvalSettings):
     """(backend, model, tokenizer); the HF model is the hf sampler or, under vLLM, the entropy scorer."""
-    import torch
-
     from polsplit_cli.eval.entropy import check_linear_head
-    from polsplit_cli.models import load_model, resolve_model_path
+    from polsplit_cli.models import load_model, resolve_device, resolve_model_path
 
-    device = settings.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = resolve_device(settings.device)
     backend = None
     if settings.backend == "vllm":  # first, so vLLM reserves its memory before the scorer loads
         from polsplit_cli.eval.backends.vllm import VLLMBackend

@@ -17,8 +17,8 @@ from rich.console import Console
 from polsplit_cli.errors import UserError
 from polsplit_cli.runfiles import (
     MANIFEST_FILE,
-    RUNS_DIR,
     check_out_dir,
+    chosen_run_dir,
     load_manifest,
     manifest_header,
     new_run_dir,
@@ -47,7 +47,8 @@ def judge(
     diversity_only: bool = typer.Option(False, "--diversity-only", help="Only Div-N-Gram and Div-BLEU: no network, no key."),
     pooling: str = typer.Option("per-story", "--pooling", help="Div-N-Gram reading of Eq. 11: per-story or pooled."),
     out: Path = typer.Option(None, "--out", help="Results folder (default: runs/judge-<timestamp>)."),
-    resume: bool = typer.Option(False, "--resume", help="Continue a judge run folder (--out, or the newest under runs/)."),
+    resume: Path = typer.Option(None, "--resume", metavar="RUN_DIR", help="Continue this judge run folder "
+                                "(in place of --out), skipping what is judged."),
     no_retry_failed: bool = typer.Option(False, "--no-retry-failed", help="On rerun, keep recorded failures as they are."),
     limit: int = typer.Option(None, "--limit", help="Only the first N stories of the file."),
     json_output: bool = typer.Option(False, "--json", help="Print summary.json to stdout instead of tables."),
@@ -99,7 +100,7 @@ def judge(
             new_records = _run_judges(judgeable, judges, keys, settings, log, retry_failed=not no_retry_failed, err=err)
         except KeyboardInterrupt:
             err.print(f"interrupted: finished judgements are in {out_dir / 'judgements.jsonl'}; "
-                      f"rerun with --resume --out {out_dir}")
+                      f"rerun with --resume {out_dir}")
             raise typer.Exit(130) from None
         finally:
             log.close()
@@ -119,19 +120,13 @@ def judge(
     _exit_unless_complete(summary, [*new_records, *records.values()], out_dir, err)
 
 
-def _out_dir(out: Path | None, resume: bool) -> Path:
-    """The results folder: a new timestamped one, the given one, or (--resume) the newest judge run."""
-    if out is None and resume:
-        runs = sorted(p for p in RUNS_DIR.glob("judge-*") if _folder_kind(p) == "judge")
-        if not runs:
-            raise UserError(f"--resume: no judge run under {RUNS_DIR}/ (name one with --out)")
-        return runs[-1]
-    if out is None:
-        out = new_run_dir("judge")
+def _out_dir(out: Path | None, resume: Path | None) -> Path:
+    """The results folder: the judge run of --resume, the given --out, or a new timestamped one."""
+    out = chosen_run_dir(out, resume) or new_run_dir("judge")
     if out.exists() and not out.is_dir():
-        raise UserError(f"--out {out}: is a file, not a folder")
+        raise UserError(f"{out}: is a file, not a folder")
     kind = _folder_kind(out)
-    if resume and kind != "judge":
+    if resume is not None and kind != "judge":
         raise UserError(f"--resume: {out} is not a judge run folder (no manifest.json of kind 'judge')")
     check_out_dir(out, "judge")
     if kind is None and out.is_dir() and any(out.iterdir()):
@@ -249,6 +244,6 @@ def _exit_unless_complete(summary: dict, records: list[dict], out_dir: Path, err
     example = next((r["error"] for r in records if not r["parse_ok"] and r["error"]), None)
     detail = f"{failed} failed" + (f", e.g. {escape(example)}" if example else "")
     err.print(f"[red]incomplete:[/red] {scored} of {wanted} judgements succeeded ({detail}); see 'error' in "
-              f"{out_dir / 'judgements.jsonl'}. Rerun with --resume --out {out_dir} to retry the rest",
+              f"{out_dir / 'judgements.jsonl'}. Rerun with --resume {out_dir} to retry the rest",
               highlight=False)
     raise typer.Exit(INCOMPLETE_EXIT)

@@ -41,6 +41,40 @@ def resolve_model_path(path: str | os.PathLike | None) -> Path:
     return folder
 
 
+def check_device(device: str | None) -> None:
+    """Refuse, before any folder is made or model loaded, a ``--device`` this machine does not have.
+
+    None, "auto" and "cpu" need no check (nor the torch import it costs).
+    """
+    if device in (None, "auto", "cpu"):
+        return
+    import torch
+
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError) as error:
+        raise UserError(f"--device {device}: not a torch device (cpu, cuda, cuda:N, mps, ...)") from error
+    if parsed.type == "cuda":
+        if torch.version.cuda is None and torch.version.hip is None:
+            raise UserError(f"--device {device}: this torch ({torch.__version__}) was built without CUDA; "
+                            "use --device cpu, or install a CUDA build of torch")
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0 or (parsed.index or 0) >= count:
+            raise UserError(f"--device {device}: no such CUDA device ({count} visible)")
+    elif parsed.type == "mps" and not torch.backends.mps.is_available():
+        raise UserError(f"--device {device}: MPS is not available on this machine")
+
+
+def resolve_device(device: str | None) -> str:
+    """The torch device to run on: ``device`` once checked; None or "auto" = cuda when present, else cpu."""
+    check_device(device)
+    if device not in (None, "auto"):
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
 def load_model(path: str | os.PathLike | None = None, *, device: Any = None, dtype: Any = None):
     """(model, tokenizer) from the built-in tiny model or a local causal-LM folder, in eval mode.
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -105,6 +108,20 @@ def test_kl_refuses_prompt_ids_the_tokenizer_does_not_reproduce(he_run, tmp_path
     folder = write_eval_run(tmp_path / "bad", bad)
     code, _, err = run_cli(["analyze", "kl", str(folder), "--model", "tiny", "--device", "cpu"], capsys)
     assert code == 2 and "does not reproduce the recorded prompt ids" in err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_kl_on_a_cuda_device_this_torch_lacks_is_one_line_before_any_work(he_run, tmp_path):
+    """It used to load the model and die in torch with an AssertionError traceback (exit 1)."""
+    run, _ = he_run
+    result = subprocess.run([sys.executable, "-c", "from polsplit_cli.cli import main; main()", "analyze", "kl",
+                             str(run), "--device", "cuda", "--out", str(tmp_path / "kl")],
+                            capture_output=True, text=True, timeout=300, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: --device cuda: "), result.stderr
+    reason = "built without CUDA" if torch.version.cuda is None else "no such CUDA device (0 visible)"
+    assert reason in lines[0]
+    assert not (tmp_path / "kl").exists()
 
 
 def test_bootstrap_by_problem_resamples_whole_problems():

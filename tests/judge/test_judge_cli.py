@@ -93,7 +93,7 @@ def test_judge_cli_summary_failures_and_key_privacy(judge_server, tmp_path, caps
     assert {r["request_id"] for r in records} <= {f"req-{n}" for n in range(1, 20)}
     assert sum(r["retries"] for r in records) == 2  # the 429 and the 500
     assert "incomplete: 5 of 6 judgements succeeded (1 failed, e.g. reply without all five" in stderr
-    assert f"--resume --out {out}" in stderr and "tokens (judge-test, this run)" in stderr
+    assert f"Rerun with --resume {out} " in stderr and "tokens (judge-test, this run)" in stderr
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["kind"] == "judge" and manifest["judges"][0]["api_key_env"] == KEY_ENV
 
@@ -110,7 +110,7 @@ def test_judge_cli_summary_failures_and_key_privacy(judge_server, tmp_path, caps
     assert len(judge_server.requests) - before == 2  # the garbage story, asked twice again
     assert KEY not in stdout + stderr
     before = len(judge_server.requests)
-    code, stdout, stderr = run_cli([str(source), *judge_args(judge_server, out), "--resume", "--no-retry-failed"],
+    code, stdout, stderr = run_cli([str(source), *judge_args(judge_server, out), "--resume", str(out), "--no-retry-failed"],
                                    capsys, monkeypatch)
     assert code == 1 and len(judge_server.requests) == before
     assert KEY not in stdout + stderr
@@ -136,7 +136,7 @@ def test_judge_cli_kill_then_resume_loses_nothing_and_repeats_nothing(tmp_path):
         assert 8 <= len(done_before) < len(stories)  # killed mid-run
         seen_before = len(server.requests)
 
-        result = polsplit([str(source), "--resume", *judge_args(server, out), "--concurrency", "4"], tmp_path)
+        result = polsplit([str(source), "--resume", str(out), *judge_args(server, out), "--concurrency", "4"], tmp_path)
         assert result.returncode == 0, result.stderr
         records = read_jsonl(log)
         keys = [r["key"] for r in records]
@@ -239,9 +239,25 @@ def test_judge_cli_partial_failure_exits_1_then_resume_completes(judge_server, t
     assert "pending" in header and len(header) > 80  # the judge table at full width, stdout being a pipe
 
     before = len(judge_server.requests)
-    again = polsplit([str(source), "--resume", *judge_args(judge_server, out), "--max-reparse", "0"], tmp_path)
+    again = polsplit([str(source), "--resume", str(out), *judge_args(judge_server, out), "--max-reparse", "0"], tmp_path)
     assert again.returncode == 0, again.stderr
     assert "incomplete" not in again.stderr
     assert len(judge_server.requests) - before == 1  # only the failure was asked again
     records = {r["key"]: r for r in read_jsonl(out / "judgements.jsonl")}  # the last record of a key wins
     assert len(records) == 3 and all(r["parse_ok"] for r in records.values())
+
+
+def test_judge_cli_resume_takes_the_run_folder(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    source = write_stories(tmp_path / "s.jsonl", [{"prompt": "p", "story": "the cat sat"}, {"prompt": "p", "story": "a dog"}])
+    assert run_cli([str(source), "--diversity-only", "--out", "d"], capsys, monkeypatch, key=None)[0] == 0
+    code, _, stderr = run_cli([str(source), "--diversity-only", "--resume", "d"], capsys, monkeypatch, key=None)
+    assert code == 0, stderr
+    assert len(json.loads((tmp_path / "d" / "manifest.json").read_text())["invocations"]) == 2
+    (tmp_path / "other").mkdir()
+    for args, message in ((["--resume", "d", "--out", "e"], "--out and --resume name the run folder twice"),
+                          (["--resume", "other"], "--resume: other is not a judge run folder"),
+                          (["--resume", "--json"], "--resume takes the run folder to continue (--resume RUN_DIR)")):
+        code, _, stderr = run_cli([str(source), "--diversity-only", *args], capsys, monkeypatch, key=None)
+        assert code == 2 and stderr.strip().splitlines() == [stderr.strip()] and message in stderr, stderr
+    assert not (tmp_path / "e").exists() and not any((tmp_path / "other").iterdir())

@@ -12,13 +12,20 @@ A missing ``id`` becomes the 1-based row number.
 
 from __future__ import annotations
 
+import os
+import socket
+import threading
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from polsplit_cli.errors import UserError
 from polsplit_cli.prompts import CHOICE_LETTERS, choice_task, math_task
 
 KINDS = ("math", "choice", "creative")
+HUB_PROBE_TIMEOUT_S = 3.0
+OFFLINE_VARS = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE")
+PROXY_VARS = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")
 
 
 @dataclass(frozen=True)
@@ -80,16 +87,53 @@ def problem_from_record(benchmark: str, kind: str, record: dict[str, Any], row: 
 
 
 def load_hub_rows(source: HubSource, benchmark: str) -> list[dict[str, Any]]:
-    """Rows of a pinned Hugging Face dataset; offline, missing or gated -> one-line UserError."""
+    """Rows of a pinned Hugging Face dataset; offline, missing or gated -> one-line UserError.
+
+    Without a connection to the hub, datasets retries for ~30 s before it gives up: a short probe
+    first, and when the hub cannot be reached, datasets' offline mode (its local cache) instead.
+    """
+    unreachable = hub_unreachable()
+    if unreachable is not None:
+        os.environ["HF_HUB_OFFLINE"] = "1"  # read when datasets and huggingface_hub are imported
     try:
         import datasets
     except ImportError as error:
         raise UserError("the Hugging Face benchmarks need the 'datasets' package: pip install datasets") from error
+    if unreachable is not None:
+        datasets.config.HF_HUB_OFFLINE = True  # in case datasets was imported before
     try:
         rows = datasets.load_dataset(source.dataset, source.config, split=source.split, revision=source.revision)
     except Exception as error:  # datasets raises many types (connection, gating, not found): all become one line
+        if unreachable is not None:
+            raise UserError(f"{benchmark}: the Hugging Face hub cannot be reached ({unreachable}) and "
+                            f"{source.dataset} is not in the local cache: pass --data-file FILE.jsonl "
+                            "(see docs/eval.md)") from error
         raise hub_error(source, benchmark, error) from error
     return [dict(row) for row in rows]
+
+
+def hub_unreachable() -> str | None:
+    """Why the Hugging Face hub cannot be reached, or None when it answers (or when offline mode or a
+    proxy is set, where datasets knows best). A TCP connect bounded by ``HUB_PROBE_TIMEOUT_S``, name
+    lookup included."""
+    offline = any(os.environ.get(name, "").upper() in ("1", "ON", "YES", "TRUE") for name in OFFLINE_VARS)
+    if offline or any(os.environ.get(name) for name in PROXY_VARS):
+        return None
+    endpoint = urlsplit(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    address = (endpoint.hostname or "", endpoint.port or (80 if endpoint.scheme == "http" else 443))
+    outcome: list[str | None] = []
+
+    def probe() -> None:
+        try:
+            socket.create_connection(address, timeout=HUB_PROBE_TIMEOUT_S).close()
+            outcome.append(None)
+        except OSError as error:
+            outcome.append(f"{address[0]}: {error.strerror or error}")
+
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    thread.join(HUB_PROBE_TIMEOUT_S)
+    return outcome[0] if outcome else f"{address[0]}: no answer in {HUB_PROBE_TIMEOUT_S:g} s"
 
 
 def hub_error(source: HubSource, benchmark: str, error: Exception) -> UserError:
