@@ -13,6 +13,7 @@ from polsplit_cli.analyze.cli import app as analyze_app
 from polsplit_cli.errors import UserError
 from polsplit_cli.eval.command import eval_command
 from polsplit_cli.judge.command import judge as judge_command
+from polsplit_cli.modes import builtin_modes, get_mode
 from polsplit_cli.terminal import HelpCommand, HelpGroup
 from polsplit_cli.train.command import train_command
 from polsplit_cli.train.verl.export import export_command
@@ -40,8 +41,6 @@ def modes_list(ctx: typer.Context) -> None:
         return
     from rich.table import Table
 
-    from polsplit_cli.modes import builtin_modes
-
     table = Table("mode", "system prompt", "sha256[:12]")
     for mode in builtin_modes().values():
         text = mode.system or "(no system turn)"
@@ -53,8 +52,6 @@ def modes_list(ctx: typer.Context) -> None:
 @modes_app.command("show")
 def modes_show(name: str = typer.Argument(..., help="A built-in mode name or a path to a text file.")) -> None:
     """Print one mode's system text exactly as the model sees it."""
-    from polsplit_cli.modes import get_mode
-
     mode = get_mode(name)
     print(mode.system if mode.system is not None else f"({mode.name}: no system turn)")
 

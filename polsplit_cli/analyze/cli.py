@@ -7,6 +7,28 @@ from pathlib import Path
 
 import typer
 
+from polsplit_cli.analyze.best_of_n import best_of_n
+from polsplit_cli.analyze.compare import compare
+from polsplit_cli.analyze.generalization import generalization
+from polsplit_cli.analyze.io import (
+    load_eval_run,
+    load_train_run,
+    manifest_kind,
+    parse_run_spec,
+    reference_index,
+    selections_from_specs,
+)
+from polsplit_cli.analyze.mode_gap import load_kl_result, mode_gap
+from polsplit_cli.analyze.plot import plot_runs
+from polsplit_cli.analyze.report import (
+    Analysis,
+    ResultTable,
+    check_out_dir,
+    default_out_dir,
+    emit,
+    prepare_out_dir,
+    write_manifest,
+)
 from polsplit_cli.errors import UserError
 from polsplit_cli.models import check_device
 
@@ -35,8 +57,6 @@ def _start(out: Path | None, analysis: str, *files: Path | None, modes: tuple[st
     """Checks before any work: an --out folder of another command, a --markdown/--csv/--latex file
     in a folder that does not exist (never created: a typo must not make folders) and, for the
     commands that set two modes against each other, a --mode equal to --reference."""
-    from polsplit_cli.analyze.report import check_out_dir
-
     check_out_dir(out, analysis)
     for path in files:
         if path is not None and path.is_dir():
@@ -48,15 +68,11 @@ def _start(out: Path | None, analysis: str, *files: Path | None, modes: tuple[st
 
 
 def _eval_runs(paths: list[str]):
-    from polsplit_cli.analyze.io import load_eval_run
-
     return [load_eval_run(path) for path in paths]
 
 
 def _emit(analysis, as_json: bool, out: Path | None, markdown: Path | None = None, csv: Path | None = None,
           latex: Path | None = None, extra_files: dict[str, str] | None = None) -> None:
-    from polsplit_cli.analyze.report import emit
-
     emit(analysis, as_json=as_json, out=out, markdown=markdown, csv_path=csv, latex=latex, extra_files=extra_files)
 
 
@@ -82,7 +98,6 @@ def kl_command(
     if bootstrap < 0:
         raise UserError(f"--bootstrap must be 0 (no intervals) or more resamples, got {bootstrap}")
     check_device(device)
-    from polsplit_cli.analyze.io import load_eval_run
     from polsplit_cli.analyze.kl import BOOTSTRAP_UNITS, kl_analysis, response_kls, responses_jsonl
 
     if bootstrap_unit not in BOOTSTRAP_UNITS:
@@ -112,8 +127,6 @@ def modes_command(
 ) -> None:
     """Table 5: |dAcc|, |dEnt|, |dLen| between two modes of each run, and the KL when given."""
     _start(out, "modes", markdown, csv, latex, modes=(mode, reference))
-    from polsplit_cli.analyze.mode_gap import load_kl_result, mode_gap
-
     kl_results = [load_kl_result(path) for path in kl or []]
     analysis = mode_gap(_eval_runs(runs), (reference, mode), kl_results=kl_results, allow_partial=allow_partial,
                         entropy=_check_entropy(entropy))
@@ -134,8 +147,6 @@ def best_of_n_command(
 ) -> None:
     """Table 6: average and best-of-k accuracy per mode, and the problems only one mode solves."""
     _start(out, "best-of-n", markdown, csv, latex, modes=(mode, reference))
-    from polsplit_cli.analyze.best_of_n import best_of_n
-
     _emit(best_of_n(_eval_runs(runs), (reference, mode), allow_partial=allow_partial), as_json, out, markdown, csv, latex)
 
 
@@ -153,8 +164,6 @@ def generalization_command(
 ) -> None:
     """Table 7: accuracy, entropy and entropy change of each system-prompt mode vs no system prompt."""
     _start(out, "generalization", markdown, csv, latex)
-    from polsplit_cli.analyze.generalization import generalization
-
     analysis = generalization(_eval_runs(runs), modes or None, allow_partial=allow_partial, entropy=_check_entropy(entropy))
     _emit(analysis, as_json, out, markdown, csv, latex)
 
@@ -176,9 +185,6 @@ def compare_command(
 ) -> None:
     """Table 1: runs side by side per benchmark, AIME-24/25, the 4-column average, paired p-values."""
     _start(out, "compare", markdown, csv, latex)
-    from polsplit_cli.analyze.compare import compare
-    from polsplit_cli.analyze.io import reference_index, selections_from_specs
-
     selections = selections_from_specs(runs, labels)
     index = reference_index(selections, reference) if reference else 0
     analysis = compare(selections, reference=index, test=test, entropy=_check_entropy(entropy),
@@ -200,17 +206,6 @@ def plot_command(
 ) -> None:
     """PNG figures: training curves (Figure 1(c)) from train runs; compare and best-of-n bars from eval runs."""
     _start(out, "plot")
-    from polsplit_cli.analyze.io import load_train_run, manifest_kind, parse_run_spec, selections_from_specs
-    from polsplit_cli.analyze.plot import plot_runs
-    from polsplit_cli.analyze.report import (
-        Analysis,
-        ResultTable,
-        default_out_dir,
-        emit,
-        prepare_out_dir,
-        write_manifest,
-    )
-
     kinds = [manifest_kind(parse_run_spec(spec)[0]) for spec in runs]
     train_runs = [load_train_run(spec) for spec, kind in zip(runs, kinds, strict=True) if kind == "train"]
     eval_specs = [spec for spec, kind in zip(runs, kinds, strict=True) if kind == "eval"]

@@ -21,7 +21,7 @@ from polsplit_cli.analyze.report import Analysis, ResultTable, fmt
 from polsplit_cli.analyze.stats import bootstrap_ci
 from polsplit_cli.errors import UserError
 from polsplit_cli.eval.entropy import response_hidden  # also imported from here by benchmarks/analyze_kl.py
-from polsplit_cli.models import DTYPES
+from polsplit_cli.models import DTYPES, load_model, render_prompt_ids, resolve_device
 from polsplit_cli.modes import Mode, get_mode
 from polsplit_cli.terminal import track
 
@@ -55,8 +55,6 @@ def response_kls(
 
     from polsplit_cli.algo import chunked_token_kl, to_bits
     from polsplit_cli.eval.entropy import check_linear_head
-    from polsplit_cli.models import load_model, render_prompt_ids, resolve_device
-
     if chunk_size < 1:
         raise UserError(f"--chunk-size must be >= 1, got {chunk_size}")
     if limit is not None and limit < 1:

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from polsplit_cli.analyze.io import Selection, restrict, shared_problems
 from polsplit_cli.errors import UserError
 from polsplit_cli.metrics import (
     ProblemStats,
@@ -110,8 +111,6 @@ def mode_problem_tables(
 ) -> tuple[dict[str, dict[tuple[str, str], ProblemStats]], list[str]]:
     """Per-problem stats of several modes of one eval run on the problems they all answered,
     and the notes of what was left out (see ``io.shared_problems``)."""
-    from polsplit_cli.analyze.io import Selection, restrict, shared_problems
-
     selections = [Selection(run, mode, f"{run.label}:{mode}", run.select(mode)) for mode in modes]
     shared, notes = shared_problems(selections, allow_partial=allow_partial)
     return {s.mode: per_problem(restrict(s.records, shared)) for s in selections}, notes

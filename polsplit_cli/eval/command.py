@@ -15,9 +15,15 @@ from pathlib import Path
 import typer
 
 from polsplit_cli.errors import UserError, missing_extra
+from polsplit_cli.eval.backends import BACKENDS
+from polsplit_cli.eval.benchmarks import load_benchmark, load_data_file, resolve_benchmarks
+from polsplit_cli.eval.grading import ANSWER_REGIONS, GRADERS
 from polsplit_cli.eval.protocol import EvalProtocol, resolve_protocol
+from polsplit_cli.eval.report import render_table, summarize
+from polsplit_cli.eval.runner import SAMPLES_FILE, SUMMARY_FILE, EvalSettings, run_eval
 from polsplit_cli.models import DTYPES, check_device, resolve_model_path
-from polsplit_cli.runfiles import MANIFEST_FILE, chosen_run_dir, command_line, new_run_dir
+from polsplit_cli.modes import builtin_modes, get_mode
+from polsplit_cli.runfiles import MANIFEST_FILE, chosen_run_dir, command_line, new_run_dir, write_json
 from polsplit_cli.terminal import ProgressReport, table_console
 
 INTERRUPTED_EXIT = 130  # as polsplit train: the run stopped part-way and can be resumed
@@ -70,12 +76,6 @@ def eval_command(
     """
     from rich.console import Console
 
-    from polsplit_cli.eval.backends import BACKENDS
-    from polsplit_cli.eval.grading import ANSWER_REGIONS, GRADERS
-    from polsplit_cli.eval.report import render_table, summarize
-    from polsplit_cli.eval.runner import SUMMARY_FILE, EvalSettings
-    from polsplit_cli.runfiles import write_json
-
     protocol = resolve_protocol(config, {
         "n": n, "limit": limit, "temperature": temperature, "top_k": top_k, "top_p": top_p,
         "max_new_tokens": max_new_tokens, "seed": seed, "benchmarks": benchmarks or None, "modes": modes or None})
@@ -126,8 +126,6 @@ def eval_command(
 
 def resolve_modes(specs: list[str]) -> list:
     """Mode objects for names, files and 'all' (the four built-ins), first occurrence of a name kept."""
-    from polsplit_cli.modes import builtin_modes, get_mode
-
     modes = []
     for spec in specs:
         modes.extend(builtin_modes().values() if spec == "all" else [get_mode(str(spec))])
@@ -136,8 +134,6 @@ def resolve_modes(specs: list[str]) -> list:
 
 def load_problems(protocol: EvalProtocol, data_file: Path | None, *, cli_benchmarks: list[str] | None) -> list:
     """The benchmarks to run: registered ones, or one data file (standing in for at most one --benchmarks)."""
-    from polsplit_cli.eval.benchmarks import load_benchmark, load_data_file, resolve_benchmarks
-
     if data_file is None:
         return [load_benchmark(name, seed=protocol.seed, limit=protocol.limit)
                 for name in resolve_benchmarks([str(spec) for spec in protocol.benchmarks])]
@@ -151,8 +147,6 @@ def load_problems(protocol: EvalProtocol, data_file: Path | None, *, cli_benchma
 def _run_with_progress(settings, err, quiet: bool) -> list[dict]:
     """run_eval with a progress display; Ctrl-C ends with the command that resumes the run (exit 130),
     and a run that fails before its first sample leaves no folder behind."""
-    from polsplit_cli.eval.runner import SAMPLES_FILE, run_eval
-
     fresh = not settings.out.exists()
     try:
         if quiet:
@@ -181,8 +175,6 @@ def _resume_command(out: Path) -> str:
 
 def _remove_unused(out: Path) -> None:
     """Remove a run folder this invocation made and wrote no sample to (only its manifest)."""
-    from polsplit_cli.eval.runner import SAMPLES_FILE
-
     samples = out / SAMPLES_FILE
     if samples.exists() and samples.stat().st_size > 0:
         return

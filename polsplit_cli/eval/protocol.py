@@ -14,6 +14,7 @@ from typing import Any
 
 from polsplit_cli.errors import UserError
 from polsplit_cli.eval.backends.base import SamplingConfig
+from polsplit_cli.resources import config_path
 
 PRESET = "eval/paper.yaml"
 
@@ -64,8 +65,6 @@ def load_protocol(config: Path | None) -> dict[str, Any]:
     """The paper preset, updated by a user YAML file (same keys), type-checked; ranges are checked by
     ``EvalProtocol``."""
     import yaml
-
-    from polsplit_cli.resources import config_path
 
     protocol = yaml.safe_load(config_path(PRESET).read_text(encoding="utf-8"))
     if config is not None:

@@ -18,11 +18,14 @@ from typing import Any
 from polsplit_cli.errors import UserError
 from polsplit_cli.eval.backends import resolve_backend
 from polsplit_cli.eval.backends.base import EntropySum, Generation, GenerationRequest, SamplingConfig
+from polsplit_cli.eval.backends.vllm import VLLMBackend
 from polsplit_cli.eval.benchmarks import LoadedBenchmark
 from polsplit_cli.eval.benchmarks.base import Problem
-from polsplit_cli.eval.grading import DEFAULT_GRADER, DEFAULT_TIMEOUT_S, grader_manifest
+from polsplit_cli.eval.grading import DEFAULT_GRADER, DEFAULT_TIMEOUT_S, grade_many, grader_manifest
 from polsplit_cli.eval.grading.extract import THINK_CLOSE, THINK_OPEN
+from polsplit_cli.models import load_model, render_prompt_ids, resolve_device, resolve_model_path
 from polsplit_cli.modes import Mode, text_digest
+from polsplit_cli.resources import prompt_text
 from polsplit_cli.runfiles import MANIFEST_FILE, JsonlLog, manifest_header, read_manifest, write_json
 
 SAMPLES_FILE, SUMMARY_FILE = "samples.jsonl", "summary.json"
@@ -74,8 +77,6 @@ def record_key(record: dict[str, Any]) -> tuple[str, str, str, int]:
 
 def build_manifest(settings: EvalSettings, previous: dict[str, Any] | None) -> dict[str, Any]:
     """manifest.json of the run; a resumed run must keep the model, sampling, n and mode texts."""
-    from polsplit_cli.resources import prompt_text
-
     modes = {mode.name: mode.system for mode in settings.modes}
     if previous is not None:
         modes = {**previous.get("modes", {}), **modes}
@@ -148,13 +149,9 @@ def pending_samples(settings: EvalSettings, done: Collection) -> list[tuple[Prob
 def load_engine(settings: EvalSettings):
     """(backend, model, tokenizer); the HF model is the hf sampler or, under vLLM, the entropy scorer."""
     from polsplit_cli.eval.entropy import check_linear_head
-    from polsplit_cli.models import load_model, resolve_device, resolve_model_path
-
     device = resolve_device(settings.device)
     backend = None
     if settings.backend == "vllm":  # first, so vLLM reserves its memory before the scorer loads
-        from polsplit_cli.eval.backends.vllm import VLLMBackend
-
         backend = VLLMBackend(resolve_model_path(settings.model), tensor_parallel_size=settings.tensor_parallel_size,
                               gpu_memory_utilization=settings.gpu_memory_utilization, dtype=settings.dtype)
     model, tokenizer = load_model(settings.model, device=device, dtype=_torch_dtype(settings.dtype, device))
@@ -186,9 +183,6 @@ def run_eval(settings: EvalSettings, *, progress: Callable[[int, int], None] | N
 
 def _sample(settings: EvalSettings, pending: list, log: JsonlLog, progress) -> None:
     from polsplit_cli.eval.entropy import score_entropy
-    from polsplit_cli.eval.grading import grade_many
-    from polsplit_cli.models import render_prompt_ids
-
     backend, model, tokenizer = load_engine(settings)
     prompts: dict[tuple[str, str, str], list[int]] = {}  # rendered once per problem x mode
     opens_thought: dict[tuple[str, str, str], bool] = {}

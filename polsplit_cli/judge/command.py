@@ -15,6 +15,20 @@ import typer
 from rich.console import Console
 
 from polsplit_cli.errors import UserError
+from polsplit_cli.judge.client import CallSettings, JudgeAbort, judge_all
+from polsplit_cli.judge.diversity import LOWERCASE, POOLINGS, TOKENIZER, diversity_rows, diversity_settings
+from polsplit_cli.judge.presets import api_key, resolve_judges
+from polsplit_cli.judge.results import (
+    JudgementLog,
+    judgement_key,
+    judgement_record,
+    rubric_rows,
+    summary_markdown,
+    summary_tables,
+    usage_totals,
+)
+from polsplit_cli.judge.rubric import rubric_template, rubric_version
+from polsplit_cli.judge.stories import read_stories, resolve_input
 from polsplit_cli.runfiles import (
     MANIFEST_FILE,
     check_out_dir,
@@ -54,17 +68,6 @@ def judge(
     json_output: bool = typer.Option(False, "--json", help="Print summary.json to stdout instead of tables."),
 ) -> None:
     """Score stories: diversity (Div-N-Gram, Div-BLEU) and a five-rubric LLM judge (paper Table 2/10)."""
-    from polsplit_cli.judge.client import CallSettings
-    from polsplit_cli.judge.diversity import POOLINGS
-    from polsplit_cli.judge.presets import api_key, resolve_judges
-    from polsplit_cli.judge.results import (
-        JudgementLog,
-        rubric_rows,
-        summary_markdown,
-        usage_totals,
-    )
-    from polsplit_cli.judge.stories import read_stories, resolve_input
-
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     if pooling not in POOLINGS:
         raise UserError(f"--pooling must be one of {', '.join(POOLINGS)}, got '{pooling}'")
@@ -145,9 +148,6 @@ def _folder_kind(folder: Path) -> str | None:
 
 
 def _write_manifest(out_dir, source_file: Path, judges, settings, pooling, diversity_only, limit) -> None:
-    from polsplit_cli.judge.diversity import LOWERCASE, TOKENIZER
-    from polsplit_cli.judge.rubric import rubric_template, rubric_version
-
     previous = load_manifest(out_dir) or {}
     write_json(out_dir / MANIFEST_FILE, {
         **manifest_header("judge", JUDGE_PACKAGES, previous),
@@ -163,9 +163,6 @@ def _write_manifest(out_dir, source_file: Path, judges, settings, pooling, diver
 def _run_judges(stories, judges, keys, settings, log, *, retry_failed: bool, err: Console) -> list[dict]:
     """Judge every (story, judge) not yet done; returns the records written by this run."""
     import asyncio
-
-    from polsplit_cli.judge.client import JudgeAbort, judge_all
-    from polsplit_cli.judge.results import judgement_key, judgement_record
 
     pending: dict[str, tuple] = {}
     for judge in judges:
@@ -201,8 +198,6 @@ def _run_judges(stories, judges, keys, settings, log, *, retry_failed: bool, err
 
 
 def _diversity(stories, pooling: str) -> dict:
-    from polsplit_cli.judge.diversity import diversity_rows, diversity_settings
-
     groups: dict[tuple[str, str], dict[str, list[str]]] = {}
     for story in stories:
         groups.setdefault((story.model, story.mode), {}).setdefault(story.prompt_id, []).append(story.story)
@@ -212,8 +207,6 @@ def _diversity(stories, pooling: str) -> dict:
 
 def _report(summary: dict, new_records: list[dict], out_dir: Path, json_output: bool, err: Console) -> None:
     from rich.table import Table
-
-    from polsplit_cli.judge.results import summary_tables, usage_totals
 
     for judge, usage in usage_totals(new_records).items():
         if usage:

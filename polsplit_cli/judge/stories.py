@@ -14,6 +14,7 @@ from functools import cache
 from pathlib import Path
 
 from polsplit_cli.errors import UserError
+from polsplit_cli.prompts import story_prompts
 from polsplit_cli.runfiles import load_manifest, read_jsonl
 
 UNSET = "-"
@@ -182,8 +183,6 @@ def _read_record(record: dict, source: Path, number: int, next_sample: dict, cre
 
 @cache
 def _shipped_prompt_ids() -> dict[str, str]:
-    from polsplit_cli.prompts import story_prompts
-
     return {text: story_id for story_id, text in story_prompts()}
 
 
