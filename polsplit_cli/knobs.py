@@ -11,6 +11,11 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+# the allowed values of the choice knobs, here so the settings are checked before torch loads
+CLIP_PLACEMENTS = ("inside", "outside")
+ESTIMATORS = ("logprob", "entropy")
+LOSS_AGG_MODES = ("token-mean", "seq-mean-token-sum", "seq-mean-token-mean")
+
 
 def knob(default: Any, help: str, *flags: str) -> Any:
     """A settings field: ``default``, ``help`` (CLI help and docs) and its CLI ``flags`` (none: YAML and

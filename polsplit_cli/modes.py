@@ -68,3 +68,26 @@ def get_mode(spec: str) -> Mode:
             raise ModeError(f"mode file {path} is empty")
         return Mode(path.stem, text)
     raise ModeError(f"unknown mode '{spec}': use one of {', '.join(BUILTIN_NAMES)} or a path to a text file")
+
+
+_PROBE_SYSTEM, _PROBE_USER = "polsplit-probe-system-3f9a", "polsplit-probe-user-3f9a"  # texts no template holds
+
+
+def template_system_text(tokenizer) -> str | None:
+    """The system text a chat template adds by itself to a chat without a system turn, or None.
+
+    Some templates (SmolLM2: "You are a helpful AI assistant named SmolLM, trained by Hugging
+    Face"; Qwen2.5) do, so their normal mode is not "no system turn". Found by rendering the same
+    user turn with and without a probe system turn: the template's own text is what stands where
+    the probe stood. None also for a template that cannot render a system turn.
+    """
+    user = {"role": "user", "content": _PROBE_USER}
+    try:
+        bare, probed = (tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+                        for messages in ([user], [{"role": "system", "content": _PROBE_SYSTEM}, user]))
+    except Exception:  # noqa: BLE001 - a template may refuse a system turn (raise_exception in Jinja)
+        return None
+    before, found, after = probed.partition(_PROBE_SYSTEM)
+    if not found or not bare.startswith(before) or not bare.endswith(after) or len(bare) < len(before) + len(after):
+        return None
+    return bare[len(before) : len(bare) - len(after)].strip() or None

@@ -17,10 +17,7 @@ from polsplit_cli.algo._checks import (
     check_token_layout,
     float_dtype,
 )
-from polsplit_cli.knobs import PolicySplitKnobs
-
-CLIP_PLACEMENTS = ("inside", "outside")
-ESTIMATORS = ("logprob", "entropy")
+from polsplit_cli.knobs import CLIP_PLACEMENTS, ESTIMATORS, PolicySplitKnobs
 
 
 @torch.no_grad()

@@ -5,8 +5,7 @@ from __future__ import annotations
 import torch
 
 from polsplit_cli.algo._checks import check_choice, check_positive, check_same_shape, masked_mean
-
-LOSS_AGG_MODES = ("token-mean", "seq-mean-token-sum", "seq-mean-token-mean")
+from polsplit_cli.knobs import LOSS_AGG_MODES
 
 
 def aggregate_tokens(values: torch.Tensor, keep: torch.Tensor, agg: str) -> torch.Tensor:

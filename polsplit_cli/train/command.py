@@ -22,9 +22,18 @@ from rich.progress import (
 from rich.table import Table
 
 from polsplit_cli.errors import UserError
+from polsplit_cli.models import TINY_NAME, resolve_model_path
 from polsplit_cli.runfiles import check_out_dir, new_run_dir, read_manifest
-from polsplit_cli.train.config import TrainConfig
+from polsplit_cli.train.config import (
+    TrainConfig,
+    demo_settings,
+    parse_overrides,
+    resolve_config,
+    resume_config,
+)
+from polsplit_cli.train.data import load_task
 from polsplit_cli.train.knobs import MethodKnobs, flagged
+from polsplit_cli.train.loggers import check_installed, logger_names
 
 INTERRUPTED_EXIT = 130
 # local-trainer flags that have a verl counterpart in the ``policy_split:`` section
@@ -36,13 +45,14 @@ SUMMARY_ROWS = (("greedy accuracy, normal", "eval/normal/accuracy"), ("greedy ac
 
 
 def train_command(
-    config: Path = typer.Option(None, "--config", help="Run config YAML (default: the built-in demo, "
+    config: Path = typer.Option(None, "--config", help="Run config YAML, or a shipped preset by name: small-cpu "
+                                "(a small real model on CPU; default: the built-in tiny-model demo, "
                                 "configs/train/demo.yaml). Knobs: docs/train.md."),
     out: Path = typer.Option(None, "--out", help="Run folder (default: runs/train-<timestamp>)."),
     resume: Path = typer.Option(None, "--resume", help="Continue the run in this folder from its last checkpoint."),
-    quiet: bool = typer.Option(False, "--quiet", help="No live display; only the final lines."),
+    quiet: bool = typer.Option(False, "--quiet", metavar="", help="No live display; only warnings and the final lines."),
     backend: str = typer.Option("local", "--backend", help="local (this process) | verl (distributed)."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Print the resolved config and exit."),
+    dry_run: bool = typer.Option(False, "--dry-run", metavar="", help="Print the resolved config and exit."),
     overrides: list[str] = typer.Argument(None, help="More knobs as key=value (e.g. eval_every=5); "
                                           "with --backend verl, Hydra overrides."),
     **flags: Any,
@@ -57,8 +67,6 @@ def train_command(
         raise typer.Exit(_launch_verl(given, config, overrides, dry_run, out, resume))
     if backend != "local":
         raise UserError(f"--backend must be local or verl, got '{backend}'")
-
-    from polsplit_cli.train.config import parse_overrides, resolve_config, resume_config
 
     given = {**parse_overrides(overrides), **given}
     if resume is not None:
@@ -76,20 +84,56 @@ def train_command(
 
         print(yaml.safe_dump(settings.to_dict(), sort_keys=False), end="")
         return
-    raise typer.Exit(_run_local(settings, run_dir, resume is not None, quiet))
+    # everything a user can get wrong is checked here, before torch and the model load
+    task = load_task(settings.data, eval_size=settings.eval_size, eval_data=settings.eval_data)
+    if resume is None:
+        resolve_model_path(settings.model)
+    check_installed(logger_names(settings.logger))
+    raise typer.Exit(_run_local(settings, run_dir, resume is not None, quiet, task,
+                                demo_model=config is None and resume is None and settings.model != TINY_NAME))
+
+
+def settings_line(settings: TrainConfig) -> str:
+    """The settings that decide a run's cost and outcome, as printed at its start (all are in manifest.json)."""
+    evaluation = (f"eval_size {settings.eval_size} every {settings.eval_every or settings.steps} steps"
+                  if settings.eval_size else "no held-out eval")
+    return (f"lr {settings.lr:g}, Q {settings.questions_per_step}, G {settings.group_size}, steps {settings.steps}, "
+            f"{evaluation}, max_new_tokens {settings.max_new_tokens}, temperature {settings.temperature:g}, "
+            f"answer_region {settings.answer_region}, grader {settings.grader}, threads {settings.threads or 'auto'}, "
+            f"device {settings.device}, dtype {settings.dtype}, logger {settings.logger or 'none'}")
 
 
 def _with_knob_flags(command):
     """Give ``command`` one ``--flag`` option per knob declared with flags (train/config.py, train/knobs.py),
     ahead of its own options; their values arrive in ``**flags`` (None when not given)."""
     types = typing.get_type_hints(TrainConfig)
+    demo = demo_settings()
     knobs = [inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, annotation=types[f.name],
-                               default=typer.Option(None, *f.metadata["flags"], help=f.metadata["help"]))
+                               default=typer.Option(None, *f.metadata["flags"], show_default=False,
+                                                    help=f"{f.metadata['help']} (default: {_shown_default(f, demo)})",
+                                                    **({"metavar": ""} if types[f.name] is bool else {})))
              for f in flagged(TrainConfig)]
     own = [p for p in inspect.signature(command, eval_str=True).parameters.values() if p.kind != p.VAR_KEYWORD]
     own = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own]
     command.__signature__ = inspect.Signature([*knobs, *own], return_annotation=None)
+    command.__doc__ += "\n\n" + _knob_list(demo)
     return command
+
+
+def _shown_default(field, demo: dict[str, Any]) -> str:
+    """A knob's default for --help: the declared one, and the demo's where a plain ``polsplit train`` differs."""
+    default = "none" if field.default in (None, "") else field.default
+    differs = field.name in demo and demo[field.name] != field.default
+    return f"{default}; demo: {demo[field.name]}" if differs else str(default)
+
+
+def _knob_list(demo: dict[str, Any]) -> str:
+    """--help's list of the knobs without a flag (key=value, or in the --config YAML), from their declarations."""
+    import dataclasses
+
+    lines = [f"{f.name} (default {_shown_default(f, demo)}): {f.metadata['help']}" for f in dataclasses.fields(TrainConfig)
+             if "help" in f.metadata and not f.metadata.get("flags")]
+    return "\b\nKnobs without a flag, given as key=value (or in the --config YAML):\n" + "\n".join(lines)
 
 
 train_command = _with_knob_flags(train_command)
@@ -162,18 +206,35 @@ class LiveView:
             self.live.update(self._render())
         elif kind == "message":
             self.console.print(payload["text"])
+        elif kind == "warning":
+            _print_warning(self.console, payload["text"])
 
 
-def _run_local(settings, run_dir: Path, resumed: bool, quiet: bool) -> int:
-    from polsplit_cli.train.loop import Trainer, write_manifest, write_summary
+def _print_warning(console: Console, text: str) -> None:
+    from rich.markup import escape
 
+    console.print(f"[yellow]warning:[/yellow] {escape(text)}")
+
+
+def _warnings_only(console: Console):
+    """The --quiet event handler: no display, but warnings still print."""
+    def on_event(kind: str, payload: dict[str, Any]) -> None:
+        if kind == "warning":
+            _print_warning(console, payload["text"])
+    return on_event
+
+
+def _run_local(settings, run_dir: Path, resumed: bool, quiet: bool, task, *, demo_model: bool) -> int:
     console = Console(stderr=True, highlight=False, soft_wrap=True)
     if not quiet:
-        console.print(f"polsplit train: {settings.algo} on {settings.model}, {settings.steps} steps, "
-                      f"Q={settings.questions_per_step} G={settings.group_size} -> {run_dir}")
+        console.print(f"polsplit train: {settings.algo} on {settings.model} -> {run_dir}\n  {settings_line(settings)}")
+        if demo_model:
+            console.print("[yellow]note:[/yellow] these are the tiny-model demo's settings (configs/train/demo.yaml); "
+                          "for a real model start from --config small-cpu (docs/train.md)")
+    from polsplit_cli.train.loop import Trainer, write_manifest, write_summary
     view = None if quiet else LiveView(settings.steps, 0, console)
-    on_event = view if view is not None else (lambda kind, payload: None)
-    trainer = Trainer(settings, run_dir, resume=resumed, on_event=on_event)
+    on_event = view if view is not None else _warnings_only(console)
+    trainer = Trainer(settings, run_dir, resume=resumed, on_event=on_event, task=task)
     write_manifest(trainer, status="running")
     started = time.perf_counter()
     try:

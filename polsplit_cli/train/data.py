@@ -11,6 +11,11 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
+from polsplit_cli.data.arithmetic import (
+    ARITHMETIC_TEST_SIZE,
+    ARITHMETIC_TRAIN_SIZE,
+    arithmetic_problems,
+)
 from polsplit_cli.errors import UserError
 from polsplit_cli.runfiles import read_jsonl
 
@@ -53,12 +58,6 @@ def load_task(data: str | None, *, eval_size: int, eval_data: str | None = None)
     else the last ``eval_size`` records of the JSONL file (the rest train).
     """
     if data is None or data == ARITHMETIC:
-        from polsplit_cli.data.arithmetic import (
-            ARITHMETIC_TEST_SIZE,
-            ARITHMETIC_TRAIN_SIZE,
-            arithmetic_problems,
-        )
-
         train = arithmetic_problems(ARITHMETIC_TRAIN_SIZE, seed=0, split="train")
         held_out = arithmetic_problems(min(eval_size, ARITHMETIC_TEST_SIZE), seed=0, split="test")
         if eval_data is not None:

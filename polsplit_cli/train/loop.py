@@ -32,16 +32,18 @@ from polsplit_cli import algo
 from polsplit_cli.algo import HIGH_ENTROPY, NORMAL, PromptMode
 from polsplit_cli.algo.training_metrics import bits_or_none, finite_mean
 from polsplit_cli.errors import UserError
-from polsplit_cli.eval.grading import DEFAULT_ANSWER_REGION, DEFAULT_TIMEOUT_S, grade_many, grader_manifest
-from polsplit_cli.models import eos_ids
+from polsplit_cli.eval.entropy import check_linear_head
+from polsplit_cli.eval.grading import DEFAULT_TIMEOUT_S, grade_many, grader_manifest
+from polsplit_cli.models import eos_ids, load_model, render_prompt_ids, resolve_model_path
 from polsplit_cli.modes import NORMAL as NORMAL_MODE_NAME
-from polsplit_cli.modes import get_mode
+from polsplit_cli.modes import get_mode, template_system_text
 from polsplit_cli.prompts import math_task
 from polsplit_cli.runfiles import MANIFEST_FILE, load_manifest, manifest_header, write_json
 from polsplit_cli.train import checkpoint as ckpt
 from polsplit_cli.train.algorithms import Copies, OldPolicy, get_algorithm
 from polsplit_cli.train.config import TrainConfig
-from polsplit_cli.train.data import QuestionStream, load_task
+from polsplit_cli.train.data import QuestionStream, TaskData, load_task
+from polsplit_cli.train.loggers import MetricLoggers, logger_names
 from polsplit_cli.train.rollout import (
     PromptGroup,
     generate,
@@ -86,9 +88,10 @@ class Trainer:
 
     def __init__(self, config: TrainConfig, run_dir: Path, *, resume: bool = False,
                  on_event: Callable[[str, dict[str, Any]], None] | None = None,
-                 advantage_hook: Callable[[Copies], None] | None = None) -> None:
-        """``on_event(kind, payload)`` receives "step", "eval" and "message" events for a display;
-        ``advantage_hook`` may edit a step's advantages in place (tests use it to inject a NaN)."""
+                 advantage_hook: Callable[[Copies], None] | None = None, task: TaskData | None = None) -> None:
+        """``on_event(kind, payload)`` receives "step", "eval", "message" and "warning" events for a display;
+        ``advantage_hook`` may edit a step's advantages in place (tests use it to inject a NaN); ``task``:
+        the questions, when the caller has loaded them already (to check them before the model loads)."""
         self.config, self.run_dir, self.on_event = config, Path(run_dir), on_event or (lambda kind, payload: None)
         self.advantage_hook = advantage_hook
         self.algorithm = get_algorithm(config.algo)
@@ -101,9 +104,9 @@ class Trainer:
         self.modes = {NORMAL: get_mode(NORMAL_MODE_NAME), HIGH_ENTROPY: get_mode(config.he_mode)}
         if self.modes[HIGH_ENTROPY].system is None:
             raise UserError(f"he_mode '{config.he_mode}' has no system prompt: it would equal the normal mode")
-        self.task = load_task(config.data, eval_size=config.eval_size, eval_data=config.eval_data)
+        self.task = task or load_task(config.data, eval_size=config.eval_size, eval_data=config.eval_data)
         self.stream = QuestionStream(self.task.train, config.seed)
-        self.step, self.skipped_updates = 0, 0
+        self.step, self.skipped_updates, self.ungradable_steps = 0, 0, 0
         self.start_eval: dict[str, float] = {}
         checkpoint = ckpt.latest_checkpoint(self.run_dir) if resume else None
         self._seed_everything(config.seed)
@@ -122,15 +125,17 @@ class Trainer:
         self.algo_rng = torch.Generator("cpu").manual_seed(seed + 1)
 
     def _load_model(self, path: str) -> None:
-        from polsplit_cli.eval.entropy import check_linear_head
-        from polsplit_cli.models import load_model
-
         dtype = getattr(torch, self.config.dtype)
         self.model, self.tokenizer = load_model(path, device=self.device, dtype=dtype)
         check_linear_head(self.model)
         self.head = self.model.get_output_embeddings()
         self.stop_ids = eos_ids(self.model, self.tokenizer)
         self.pad_id = self.tokenizer.pad_token_id
+        self.template_system = template_system_text(self.tokenizer)
+        if self.template_system is not None:
+            self.on_event("warning", {"text": f"the chat template adds its own system turn when a chat has none, so "
+                                              f"normal mode is not 'no system turn' but: {self.template_system!r} "
+                                              "(recorded in manifest.json as normal_mode_system)"})
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=self.config.lr,
                                            weight_decay=self.config.weight_decay)
 
@@ -141,6 +146,7 @@ class Trainer:
             group["lr"], group["weight_decay"] = self.config.lr, self.config.weight_decay
         self.stream.load_state_dict(state["data"])
         self.step, self.skipped_updates = state["step"], state["skipped_updates"]
+        self.ungradable_steps = state.get("ungradable_steps", 0)  # absent in checkpoints before 0.1.x
         self.start_eval = state.get("start_eval", {})
         ckpt.restore_rng_states(state["rng"], self.sampler, self.algo_rng)
         self.on_event("message", {"text": f"resumed from {checkpoint} (step {self.step})"})
@@ -148,8 +154,6 @@ class Trainer:
     # --- prompts ---------------------------------------------------------------------------------
 
     def _prompt(self, mode: int, question: str) -> list[int]:
-        from polsplit_cli.models import render_prompt_ids
-
         return render_prompt_ids(self.tokenizer, self.modes[mode].messages(math_task(question)))
 
     def _groups(self, questions: list[dict[str, str]], modes: list[int]) -> dict[int, PromptGroup]:
@@ -168,11 +172,29 @@ class Trainer:
                             top_k=config.top_k, greedy=greedy, generator=self.sampler)
         return out
 
-    def _grade(self, responses: list[list[int]], golds: list[str]) -> torch.Tensor:
-        """1.0 / 0.0 per response from the project's grader (the final boxed answer after </think>)."""
+    def _grade(self, responses: list[list[int]], golds: list[str]) -> tuple[torch.Tensor, str | None]:
+        """1.0 / 0.0 per response from the project's grader (the final boxed answer in the answer region),
+        and, when no response had an answer to grade, the commonest reason (e.g. "no-think-close")."""
         texts = self.tokenizer.batch_decode(responses, skip_special_tokens=True)
-        grades = grade_many(list(zip(texts, golds, strict=True)), grader=self.config.grader)
-        return torch.tensor([1.0 if g.correct else 0.0 for g in grades])
+        grades = grade_many(list(zip(texts, golds, strict=True)), grader=self.config.grader,
+                            answer_region=self.config.answer_region)
+        rewards = torch.tensor([1.0 if g.correct else 0.0 for g in grades])
+        if any(g.extracted is not None for g in grades):
+            return rewards, None
+        reasons = [g.reason for g in grades]
+        return rewards, max(sorted(set(reasons)), key=reasons.count)
+
+    def _count_ungradable(self, reason: str) -> None:
+        """A step where no response had an answer: every reward is 0 and nothing is learned; say so once."""
+        self.ungradable_steps += 1
+        if self.ungradable_steps > 1:
+            return
+        hint = ("no response closed its thought with </think>; for a model that does not think pass "
+                "--answer-region auto" if reason == "no-think-close" else "no response gave a final \\boxed{} answer")
+        self.on_event("warning", {"text": f"step {self.step + 1}: no response had an answer to grade "
+                                          f"(answer region {self.config.answer_region}, {reason}): every reward "
+                                          f"is 0, nothing is learned; {hint} (counted as ungradable_steps "
+                                          "in metrics.jsonl)"})
 
     @torch.no_grad()
     def _score(self, groups: dict[int, PromptGroup], questions: list[int], responses: list[list[int]],
@@ -233,7 +255,9 @@ class Trainer:
         q_count, g_count = config.questions_per_step, config.group_size
         questions = self.stream.take(q_count)
         groups, responses, gen_mode = self._rollout(questions)
-        rewards = self._grade(responses, [q["answer"] for q in questions for _ in range(g_count)])
+        rewards, ungradable = self._grade(responses, [q["answer"] for q in questions for _ in range(g_count)])
+        if ungradable is not None:
+            self._count_ungradable(ungradable)
         rolled_out = time.perf_counter()
         question_of_row = [q for q in range(q_count) for _ in range(g_count)]
         scores = self._score(groups, question_of_row, responses, gen_mode)
@@ -255,6 +279,7 @@ class Trainer:
         record.update(self._advantage_metrics(copies, old.mask))
         record.update(update)
         record["skipped_updates"] = self.skipped_updates
+        record["ungradable_steps"] = self.ungradable_steps
         record["step_time_s"] = round(time.perf_counter() - started, 4)
         record["tokens"] = sum(len(r) for r in responses)
         return record
@@ -364,7 +389,7 @@ class Trainer:
         n = len(held_out)
         responses = [r for m in (NORMAL, HIGH_ENTROPY) for r in self._generate(groups[m], list(range(n)), greedy=True)]
         own_mode = [NORMAL] * n + [HIGH_ENTROPY] * n
-        correct = self._grade(responses, [q["answer"] for q in held_out] * 2)
+        correct, _ = self._grade(responses, [q["answer"] for q in held_out] * 2)
         scores = self._score(groups, list(range(n)) * 2, responses, own_mode)
         own = torch.tensor(own_mode, device=self.device)
         out: dict[str, float | None] = {}
@@ -378,7 +403,8 @@ class Trainer:
     # --- the run ---------------------------------------------------------------------------------
 
     def _trainer_state(self) -> dict[str, Any]:
-        return {"step": self.step, "skipped_updates": self.skipped_updates, "optimizer": self.optimizer.state_dict(),
+        return {"step": self.step, "skipped_updates": self.skipped_updates, "ungradable_steps": self.ungradable_steps,
+                "optimizer": self.optimizer.state_dict(),
                 "data": self.stream.state_dict(), "rng": ckpt.rng_states(self.sampler, self.algo_rng),
                 "start_eval": self.start_eval, "config": self.config.to_dict()}
 
@@ -401,11 +427,13 @@ class Trainer:
         _truncate_metrics(metrics_path, self.step)
         previous = signal.signal(signal.SIGINT, self._on_sigint)
         result = RunResult(self.run_dir, self.step, False, None, self.start_eval)
+        loggers = MetricLoggers(logger_names(config.logger), self.run_dir, config.to_dict())
         try:
             with metrics_path.open("a", encoding="utf-8") as metrics:
                 if self.step == 0 and config.eval_size:
                     self.start_eval = result.start_eval = self.evaluate()
                     _write(metrics, {"step": 0, **self.start_eval})
+                    loggers.log({"step": 0, **self.start_eval})
                     self.on_event("eval", {"step": 0, **self.start_eval})
                 while self.step < config.steps and not self.stop_requested:
                     record = self.train_step()
@@ -415,6 +443,7 @@ class Trainer:
                         record.update(evaluation)
                         result.end_eval = evaluation
                     _write(metrics, record)
+                    loggers.log(record)
                     self.on_event("step", record)
                     if not last and config.checkpoint_every and self.step % config.checkpoint_every == 0:
                         self.save()
@@ -422,6 +451,7 @@ class Trainer:
             result.interrupted = self.stop_requested and self.step < config.steps
         finally:
             signal.signal(signal.SIGINT, previous)
+            loggers.close()
         result.last_step = self.step
         return result
 
@@ -442,8 +472,6 @@ def _truncate_metrics(path: Path, last_step: int) -> None:
 
 def write_manifest(trainer: Trainer, *, status: str, extra: dict[str, Any] | None = None) -> None:
     """manifest.json (kind "train"): command, resolved config, model, seeds, versions, prompt hashes."""
-    from polsplit_cli.models import resolve_model_path
-
     manifest = load_manifest(trainer.run_dir) or {}
     if status == "running":  # a new invocation (a later status of it keeps its header)
         manifest.update(manifest_header("train", TRAIN_PACKAGES, manifest))
@@ -451,8 +479,10 @@ def write_manifest(trainer: Trainer, *, status: str, extra: dict[str, Any] | Non
         "config": trainer.config.to_dict(),
         "model": str(resolve_model_path(trainer.config.model)),
         "seeds": {"seed": trainer.config.seed, "sampler": trainer.config.seed, "algorithm": trainer.config.seed + 1},
-        "grading": grader_manifest(trainer.config.grader, DEFAULT_ANSWER_REGION, DEFAULT_TIMEOUT_S),
+        "grading": grader_manifest(trainer.config.grader, trainer.config.answer_region, DEFAULT_TIMEOUT_S),
         "modes": {mode.name: mode.digest for mode in trainer.modes.values()},
+        # what the chat template puts in a chat without a system turn (the normal mode), None for nothing
+        "normal_mode_system": trainer.template_system,
         "data": trainer.task.name,
         "status": status,
         "last_step": trainer.step,

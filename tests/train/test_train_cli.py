@@ -1,5 +1,6 @@
 """`polsplit train` from the command line: one-line errors (exit 2), dry runs, Ctrl-C, resume."""
 
+import importlib.util
 import json
 import os
 import signal
@@ -36,7 +37,7 @@ def assert_one_line_error(code, err, *fragments):
 
 @pytest.mark.parametrize(("flags", "fragment"), [
     (["-G", "3"], "group-size must be even"),
-    (["-G", "1", "--algo", "grpo-sharing"], "group-size must be even"),
+    (["-G", "1", "--algo", "grpo-sharing"], "group-size must be >= 2"),
     (["-G", "1", "--algo", "grpo"], "must be >= 2"),
     (["--algo", "ppo"], "unknown algorithm 'ppo'"),
     (["learning_rate=3"], "unknown key 'learning_rate'"),
@@ -102,3 +103,42 @@ def test_ctrl_c_saves_a_loadable_checkpoint_and_resume_continues(tmp_path):
 def test_verl_backend_refuses_local_only_flags(monkeypatch, capsys):
     code, _, err = run_main(monkeypatch, capsys, "--backend", "verl", "--steps", "3")
     assert_one_line_error(code, err, "--steps is a local-trainer flag")
+
+
+@pytest.mark.parametrize(("args", "fragment"), [
+    (["--lr", "-1"], "--lr must be > 0, got -1"),
+    (["--data", "{missing}"], "file not found"),
+    (["--model", "{missing}"], "does not exist"),
+    (["--algo", "ppo"], "unknown algorithm 'ppo'"),
+    (["--answer-region", "end"], "--answer-region must be one of after-think, whole, auto"),
+])
+def test_input_mistakes_are_reported_before_torch_loads(tmp_path, args, fragment):
+    """The check runs in a fresh interpreter: torch must still be unimported when the error comes."""
+    args = [a.replace("{missing}", str(tmp_path / "missing")) for a in args]
+    probe = ("import sys\nfrom polsplit_cli import cli\nsys.argv = ['polsplit', 'train', *sys.argv[1:]]\n"
+             "try:\n    cli.main()\nexcept SystemExit as stop:\n"
+             "    print(stop.code, 'torch' in sys.modules, 'transformers' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", probe, *args, "--out", str(tmp_path / "run")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.stdout.split() == ["2", "False", "False"], (done.stdout, done.stderr)
+    assert_one_line_error(2, done.stderr, fragment)
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.skipif(importlib.util.find_spec("trackio") is not None, reason="trackio is installed")
+def test_missing_logger_package_names_the_pip_install(monkeypatch, capsys, tmp_path):
+    code, _, err = run_main(monkeypatch, capsys, "--logger", "tensorboard,trackio", *SMALL, "--out", str(tmp_path / "run"))
+    assert_one_line_error(code, err, "--logger trackio needs the trackio package: pip install trackio")
+    assert not (tmp_path / "run").exists()
+
+
+def test_help_shows_defaults_and_the_key_value_knobs(monkeypatch, capsys):
+    monkeypatch.setenv("COLUMNS", "200")
+    code, out, _ = run_main(monkeypatch, capsys, "--help")
+    assert code == 0
+    lines = {line.split()[1]: line for line in out.splitlines() if line.strip().startswith("│ --")}
+    assert "(default: 3e-06; demo: 0.0001)" in lines["--lr"]
+    for flag in ("--quiet", "--dry-run", "--sharing"):
+        assert "<bool>" not in lines[flag], lines[flag]
+    assert "threads (default 0; demo: 2): CPU threads for torch" in out
+    assert "eval_size (default 100): Held-out questions" in out

@@ -1,5 +1,7 @@
 """Config resolution: defaults <- algorithm preset <- run config <- flags; one-line errors."""
 
+import dataclasses
+
 import pytest
 import yaml
 
@@ -51,10 +53,10 @@ def test_unknown_keys_and_bad_types_are_one_line_errors(tmp_path):
         parse_overrides(["eta"])
 
 
-@pytest.mark.parametrize("group_size", [3, 1, 0])
-def test_dual_mode_needs_an_even_group_of_at_least_two(group_size):
+@pytest.mark.parametrize(("group_size", "message"), [(3, "group-size must be even"), (1, ">= 2"), (0, ">= 2")])
+def test_dual_mode_needs_an_even_group_of_at_least_two(group_size, message):
     for algo in ("policy-split", "grpo-sharing"):
-        with pytest.raises(UserError, match="group-size must be even"):
+        with pytest.raises(UserError, match=message):
             resolve_config(flags={"algo": algo, "group_size": group_size})
 
 
@@ -71,3 +73,47 @@ def test_overrides_parse_yaml_values_and_resume_keeps_the_saved_algorithm():
     assert resume_config(saved, {"steps": 6}).steps == 6
     with pytest.raises(UserError, match="cannot change"):
         resume_config(saved, {"algo": "policy-split"})
+
+
+def test_resume_refuses_another_answer_region_as_eval_does():
+    saved = TrainConfig(answer_region="auto").to_dict()
+    assert resume_config(saved, {"answer_region": "auto", "steps": 9}).answer_region == "auto"
+    with pytest.raises(UserError, match="answer_region='auto', now 'after-think'; --answer-region cannot change"):
+        resume_config(saved, {"answer_region": "after-think"})
+    old = {k: v for k, v in TrainConfig().to_dict().items() if k != "answer_region"}  # a run from before the knob
+    with pytest.raises(UserError, match="cannot change"):
+        resume_config(old, {"answer_region": "auto"})
+
+
+@pytest.mark.parametrize(("flags", "message"), [
+    ({"lr": -1}, "--lr must be > 0, got -1"),
+    ({"temperature": 0}, "--temperature must be > 0, got 0"),
+    ({"steps": 0}, "--steps must be >= 1, got 0"),
+    ({"eval_size": -3}, "eval_size must be >= 0, got -3"),
+    ({"top_p": 1.5}, r"top_p must be in \(0, 1\], got 1.5"),
+    ({"answer_region": "end"}, "--answer-region must be one of after-think, whole, auto, got 'end'"),
+    ({"logger": "tensorboard,mlflow"}, "--logger must be one of tensorboard, wandb, trackio"),
+])
+def test_range_errors_say_the_valid_range(flags, message):
+    with pytest.raises(UserError, match=message):
+        resolve_config(flags=flags)
+
+
+def test_shipped_presets_load_by_name():
+    small = resolve_config("small-cpu", {"model": "tiny"})
+    preset = yaml.safe_load(config_path("train/small-cpu.yaml").read_text())
+    assert (small.lr, small.answer_region, small.eval_size) == (preset["lr"], "auto", preset["eval_size"])
+    with pytest.raises(UserError, match="no such file .*small-cpu"):
+        resolve_config("small-gpu")
+
+
+def test_every_knob_has_help_so_the_help_lists_are_derived():
+    missing = [f.name for f in dataclasses.fields(TrainConfig) if not f.metadata.get("help")]
+    assert missing == []
+
+
+def test_loggers_come_as_a_comma_list_or_a_yaml_list(tmp_path):
+    run = tmp_path / "run.yaml"
+    run.write_text("logger: [tensorboard, wandb]\n")
+    assert resolve_config(run).logger == "tensorboard,wandb"
+    assert resolve_config(flags={"logger": "wandb"}).logger == "wandb"

@@ -10,6 +10,7 @@ from train_fixtures import EVAL_KEYS, TRAIN_KEYS, read_metrics, small_config
 
 from polsplit_cli.models import load_model
 from polsplit_cli.train.algorithms import ALGORITHMS, get_algorithm
+from polsplit_cli.train.loggers import MetricLoggers, logged_name
 from polsplit_cli.train.loop import Trainer, write_manifest
 
 DUAL_ONLY = {"he/reward", "he/accuracy", "he/response_length", "he/entropy_bits", "kl/forward_bits",
@@ -150,3 +151,53 @@ def test_micro_batches_accumulate_to_the_same_update(tmp_path, agg):
     assert many["grad_norm"] == pytest.approx(one["grad_norm"], rel=1e-5)
     for name, tensor in whole.model.state_dict().items():
         torch.testing.assert_close(pieces.model.state_dict()[name], tensor, rtol=1e-4, atol=1e-6)
+
+
+def test_a_step_with_no_gradable_response_warns_once_and_is_counted(tmp_path):
+    """One new token: no response can close a thought, so after-think grades none of them."""
+    events = []
+    trainer = Trainer(small_config(steps=2, eval_size=0, max_new_tokens=1), tmp_path,
+                      on_event=lambda kind, payload: events.append((kind, payload)))
+    trainer.run()
+    assert [r["ungradable_steps"] for r in read_metrics(tmp_path)] == [1, 2]
+    warnings = [payload["text"] for kind, payload in events if kind == "warning"]
+    assert len(warnings) == 1 and warnings[0].startswith("step 1: no response had an answer to grade")
+    assert "no-think-close" in warnings[0] and "--answer-region auto" in warnings[0]
+
+
+def test_tensorboard_gets_the_metrics_under_verls_names(tmp_path):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    Trainer(small_config(steps=2, eval_size=4, logger="tensorboard"), tmp_path).run()
+    events = EventAccumulator(str(tmp_path / "tensorboard"))
+    events.Reload()
+    logged = {tag: {(e.step, e.value) for e in events.Scalars(tag)} for tag in events.Tags()["scalars"]}
+    expected: dict[str, set] = {}
+    for record in read_metrics(tmp_path):
+        for key, value in record.items():
+            if key != "step" and value is not None:
+                expected.setdefault(logged_name(key), set()).add((record["step"], value))
+    assert set(logged) == set(expected)
+    for tag, points in expected.items():  # event files store float32
+        got = sorted(logged[tag])
+        assert [step for step, _ in got] == sorted(step for step, _ in points), tag
+        assert [v for _, v in got] == pytest.approx([v for _, v in sorted(points)], rel=1e-6, abs=1e-7), tag
+    for name in ("policy_split/normal/reward", "policy_split/kl/forward_bits", "policy_split/eval/he/accuracy",
+                 "actor/pg_loss", "actor/grad_norm", "actor/pg_clipfrac", "actor/ppo_kl", "timing_s/step"):
+        assert name in logged, name
+
+
+def test_wandb_logs_offline_without_an_account(tmp_path, monkeypatch):
+    pytest.importorskip("wandb")
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    loggers = MetricLoggers(["wandb"], tmp_path, {"lr": 1e-3})
+    loggers.log({"step": 1, "normal/reward": 0.5, "loss": 0.25, "he/reward": None})
+    loggers.log({"step": 2, "normal/reward": 0.75, "loss": 0.125})
+    (sink,) = loggers.sinks
+    assert sink.run.offline
+    summary = {key: sink.run.summary[key] for key in sink.run.summary.keys() if not key.startswith("_")}
+    assert summary == {"policy_split/normal/reward": 0.75, "actor/pg_loss": 0.125}
+    loggers.close()
+    assert len(list((tmp_path / "wandb").glob("offline-run-*/run-*.wandb"))) == 1

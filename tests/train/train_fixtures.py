@@ -9,7 +9,7 @@ TRAIN_KEYS = [
     "step", "normal/reward", "he/reward", "normal/accuracy", "he/accuracy", "normal/response_length",
     "he/response_length", "normal/entropy_bits", "he/entropy_bits", "kl/forward_bits", "kl/reverse_bits",
     "adv/normal_mean", "adv/normal_abs_mean", "adv/he_mean", "adv/he_abs_mean", "adv/entropy_term_clip_fraction",
-    "clip_fraction", "approx_kl", "loss", "grad_norm", "skipped_updates", "step_time_s", "tokens",
+    "clip_fraction", "approx_kl", "loss", "grad_norm", "skipped_updates", "ungradable_steps", "step_time_s", "tokens",
 ]
 EVAL_KEYS = ["eval/normal/accuracy", "eval/he/accuracy", "eval/normal/entropy_bits", "eval/he/entropy_bits",
              "eval/kl/forward_bits"]

@@ -18,6 +18,7 @@ import typer
 from polsplit_cli.errors import UserError
 from polsplit_cli.prompts import math_task
 from polsplit_cli.runfiles import MANIFEST_FILE, check_out_dir, manifest_header, write_json
+from polsplit_cli.train.data import load_qa_jsonl
 
 DEEPMATH = "zwhe99/DeepMath-103K"
 PREPARE_PACKAGES = ("datasets", "pandas", "pyarrow")  # versions in the manifest
@@ -82,8 +83,6 @@ def prepare(out: Path, *, data_file: Path | None = None, size: int = 20000, val_
     """Write ``train.parquet``, ``val.parquet`` and ``manifest.json`` under ``out``; return their paths."""
     check_out_dir(out, "data")  # before any download: a folder of other results is never overwritten
     if data_file is not None:
-        from polsplit_cli.train.data import load_qa_jsonl
-
         records, data_source = load_qa_jsonl(data_file), f"polsplit/{Path(data_file).stem}"
     else:
         records, data_source = load_deepmath(), DEEPMATH
