@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
 import typer
@@ -14,6 +13,7 @@ from polsplit_cli.errors import UserError
 from polsplit_cli.eval.command import eval_command
 from polsplit_cli.judge.command import judge as judge_command
 from polsplit_cli.modes import builtin_modes, get_mode
+from polsplit_cli.openmp import choose_openmp_waiting
 from polsplit_cli.terminal import HelpCommand, HelpGroup
 from polsplit_cli.train.command import train_command
 from polsplit_cli.train.verl.export import export_command
@@ -76,19 +76,9 @@ for typer_app in (app, modes_app, analyze_app):
         info.cls = HelpCommand
 
 
-def prefer_passive_waiting() -> None:
-    """Let idle OpenMP threads sleep instead of spinning (unless the user chose a policy).
-
-    PyTorch's OpenMP threads spin-wait between parallel regions; on a machine doing other work they
-    fight it for the cores and a step of the demo goes from ~3 s to ~30 s (benchmarks/busy_machine.py).
-    Must run before torch is imported: the OpenMP runtime reads the variable once, at load.
-    """
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-
 def main() -> None:
     """Console-script entry point: user mistakes become one red line and exit code 2."""
-    prefer_passive_waiting()
+    choose_openmp_waiting()  # before torch loads
     try:
         app()
     except UserError as exc:

@@ -1,5 +1,5 @@
-"""Suite-wide setup: the tests start torch in-process, so they take the CLI's passive OpenMP waiting too."""
+"""Suite-wide setup: the tests start torch in-process, so they choose OpenMP waiting as the CLI does."""
 
-from polsplit_cli.cli import prefer_passive_waiting
+from polsplit_cli.openmp import choose_openmp_waiting
 
-prefer_passive_waiting()
+choose_openmp_waiting()
