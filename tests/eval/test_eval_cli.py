@@ -97,7 +97,10 @@ PART_WAY = ["eval", "--model", "tiny", "--benchmarks", "arithmetic", "--n", "4",
 
 def start_eval(args: list[str], samples: Path, *, lines: int, **popen) -> subprocess.Popen:
     """``polsplit ARGS`` in a new process, returned once ``samples`` holds ``lines`` lines (or it ended)."""
-    process = subprocess.Popen([sys.executable, "-c", "from polsplit_cli.cli import main; main()", *args],
+    # Ctrl-C raises KeyboardInterrupt as in a terminal even when this suite was started in the
+    # background, where the shell makes its children inherit SIGINT ignored.
+    program = "import signal; signal.signal(signal.SIGINT, signal.default_int_handler); from polsplit_cli.cli import main; main()"
+    process = subprocess.Popen([sys.executable, "-c", program, *args],
                                env=os.environ.copy(), **popen)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and process.poll() is None:
