@@ -76,9 +76,13 @@ for typer_app in (app, modes_app, analyze_app):
         info.cls = HelpCommand
 
 
+TORCH_COMMANDS = ("train", "eval", "export", "analyze")  # the jobs that load torch (analyze: kl does)
+
+
 def main() -> None:
     """Console-script entry point: user mistakes become one red line and exit code 2."""
-    choose_openmp_waiting()  # before torch loads
+    if sys.argv[1:2] and sys.argv[1] in TORCH_COMMANDS and "--help" not in sys.argv:
+        choose_openmp_waiting()  # before torch loads; the probe costs 0.1 s, so only where torch will load
     try:
         app()
     except UserError as exc:

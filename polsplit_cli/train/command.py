@@ -22,7 +22,7 @@ from rich.progress import (
 from rich.table import Table
 
 from polsplit_cli.errors import UserError
-from polsplit_cli.models import TINY_NAME, resolve_model_path
+from polsplit_cli.models import TINY_NAME, check_device, resolve_model_path
 from polsplit_cli.runfiles import check_out_dir, new_run_dir, read_manifest
 from polsplit_cli.train.config import (
     TrainConfig,
@@ -89,6 +89,7 @@ def train_command(
     if resume is None:
         resolve_model_path(settings.model)
     check_installed(logger_names(settings.logger))
+    check_device(settings.device)
     raise typer.Exit(_run_local(settings, run_dir, resume is not None, quiet, task,
                                 demo_model=config is None and resume is None and settings.model != TINY_NAME))
 

@@ -79,13 +79,6 @@ class TrainConfig(MethodKnobs):
     logger: str = knob("", "Also log the metrics to: " + ", ".join(LOGGERS) + " (comma list; offline, "
                        "no account; metrics.jsonl is always written).", "--logger")
 
-    def resolved_device(self) -> str:
-        if self.device != "auto":
-            return self.device
-        import torch
-
-        return "cuda" if torch.cuda.is_available() else "cpu"
-
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 

@@ -34,7 +34,7 @@ from polsplit_cli.algo.training_metrics import bits_or_none, finite_mean
 from polsplit_cli.errors import UserError
 from polsplit_cli.eval.entropy import check_linear_head
 from polsplit_cli.eval.grading import DEFAULT_TIMEOUT_S, grade_many, grader_manifest
-from polsplit_cli.models import eos_ids, load_model, render_prompt_ids, resolve_model_path
+from polsplit_cli.models import eos_ids, load_model, render_prompt_ids, resolve_device, resolve_model_path
 from polsplit_cli.modes import NORMAL as NORMAL_MODE_NAME
 from polsplit_cli.modes import get_mode, template_system_text
 from polsplit_cli.prompts import math_task
@@ -96,9 +96,7 @@ class Trainer:
         self.advantage_hook = advantage_hook
         self.algorithm = get_algorithm(config.algo)
         self.layout = self.algorithm.layout(config.group_size, sharing=config.sharing)
-        self.device = torch.device(config.resolved_device())
-        if self.device.type == "cuda" and not torch.cuda.is_available():
-            raise UserError("--device cuda: no CUDA device is available")
+        self.device = torch.device(resolve_device(config.device))
         if config.threads:
             torch.set_num_threads(config.threads)
         self.modes = {NORMAL: get_mode(NORMAL_MODE_NAME), HIGH_ENTROPY: get_mode(config.he_mode)}

@@ -14,7 +14,7 @@ from polsplit_cli import openmp
 
 PROBE = (
     "import os, sys\n"
-    "sys.argv = ['polsplit', '--version']\n"
+    "sys.argv = ['polsplit', 'train', '--lr', '-1']\n"  # a torch job, refused before torch loads
     "from polsplit_cli.cli import main\n"
     "try:\n    main()\nexcept SystemExit:\n    pass\n"
     "print('policy=' + os.environ.get('OMP_WAIT_POLICY', '<unset>'))\n"

@@ -15,6 +15,7 @@ from train_fixtures import read_metrics
 from polsplit_cli import cli
 from polsplit_cli.models import load_model
 
+NO_CUDA = pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="needs a machine without CUDA")
 SMALL = ["--steps", "2", "-Q", "2", "-G", "4", "--max-new-tokens", "8", "eval_size=0", "threads=1", "--quiet"]
 
 
@@ -42,6 +43,8 @@ def assert_one_line_error(code, err, *fragments):
     (["--algo", "ppo"], "unknown algorithm 'ppo'"),
     (["learning_rate=3"], "unknown key 'learning_rate'"),
     (["--grader", "exact"], "grader must be one of prm800k, math-verify, combined"),
+    (["--device", "gpu0"], "--device must be one of auto, cpu, cuda"),
+    pytest.param(["--device", "cuda"], "--device cuda: ", marks=NO_CUDA),
 ])
 def test_bad_settings_are_one_line_errors(monkeypatch, capsys, tmp_path, flags, fragment):
     code, _, err = run_main(monkeypatch, capsys, *flags, "--out", str(tmp_path / "run"))

