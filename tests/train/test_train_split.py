@@ -8,7 +8,8 @@
    mode's entropy ends above the normal mode's and the inter-mode KL grows, while GRPO from the
    same checkpoint and seed collapses both modes' entropy together and the KL does not grow.
    Deterministic (one CPU thread, fixed seed); the full demo's numbers are in docs/train.md. The
-   two runs go side by side in two processes (one thread each), which halves the wait on 2 cores.
+   two runs go side by side in two processes (one thread each): on 2 cores the test waits for the
+   longer run (policy-split, with its HE prompt), not for both.
 """
 
 import multiprocessing
