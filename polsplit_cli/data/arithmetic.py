@@ -39,6 +39,11 @@ def _check_split(split: str) -> None:
         raise ValueError(f"unknown arithmetic split '{split}': use one of {', '.join(SPLITS)}")
 
 
+def arithmetic_problem(a: int, b: int) -> dict[str, str]:
+    """The problem a+b as an {"id", "question", "answer"} record."""
+    return {"id": f"arith-{a}+{b}", "question": f"What is {a}+{b}?", "answer": str(a + b)}
+
+
 def arithmetic_problems(n: int, *, seed: int = 0, split: str = "train") -> list[dict[str, str]]:
     """``n`` distinct problems of ``split``, drawn without replacement; same seed -> same list."""
     _check_split(split)
@@ -46,9 +51,7 @@ def arithmetic_problems(n: int, *, seed: int = 0, split: str = "train") -> list[
     if not 0 <= n <= len(pairs):
         raise ValueError(f"the arithmetic {split} split has {len(pairs)} problems, asked for {n}")
     chosen = random.Random(seed).sample(pairs, n)
-    return [
-        {"id": f"arith-{a}+{b}", "question": f"What is {a}+{b}?", "answer": str(a + b)} for a, b in chosen
-    ]
+    return [arithmetic_problem(a, b) for a, b in chosen]
 
 
 ARITHMETIC_TEST_SIZE = split_size("test")

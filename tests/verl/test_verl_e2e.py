@@ -29,6 +29,8 @@ pytestmark = [pytest.mark.verl, pytest.mark.vllm, pytest.mark.slow]
 import torch  # noqa: E402
 from e2e_harness import CPU_CONFIG, cpu_env, run  # noqa: E402
 
+from polsplit_cli.data.arithmetic import arithmetic_problem  # noqa: E402
+
 LAUNCH_TIMEOUT_S = 1200  # a launch takes ~4-7 min on a loaded 2-core machine
 COMMAND_TIMEOUT_S = 600
 PROBE_TOLERANCE = 1e-4  # nats: vLLM's CPU kernels against transformers, both float32
@@ -59,8 +61,7 @@ def _tail(text: str, lines: int = 40) -> str:
 def e2e(tmp_path_factory):
     work = tmp_path_factory.mktemp("verl-e2e")
     qa = work / "qa.jsonl"
-    qa.write_text("".join(json.dumps({"question": f"What is {a}+{b}?", "answer": str(a + b)}) + "\n"
-                          for a, b in SOMETIMES_SOLVED))
+    qa.write_text("".join(json.dumps(arithmetic_problem(a, b)) + "\n" for a, b in SOMETIMES_SOLVED))
     prepared = _polsplit("prepare", "--data-file", str(qa), "--out", str(work / "data"), "--size", "8",
                          "--val-size", "4", cwd=work)
     assert prepared.returncode == 0, prepared.stderr
@@ -87,6 +88,11 @@ def e2e(tmp_path_factory):
 def _metrics(path: Path) -> dict[int, dict]:
     """verl's file logger: one {"step", "data"} record per step."""
     return {record["step"]: record["data"] for record in map(json.loads, path.read_text().splitlines())}
+
+
+def _every_step(e2e) -> dict[int, dict]:
+    """Both launches' metrics: metrics.jsonl (steps 1-2), metrics.2.jsonl (the resumed step 3)."""
+    return {**_metrics(e2e.run_dir / "metrics.jsonl"), **_metrics(e2e.run_dir / "metrics.2.jsonl")}
 
 
 def _actor_state(e2e, step: int) -> dict[str, torch.Tensor]:
@@ -117,7 +123,7 @@ def test_both_launches_run_the_whole_loop(e2e):
 
 
 def test_every_policy_split_metric_is_logged_and_finite_at_every_step(e2e):
-    steps = {**_metrics(e2e.run_dir / "metrics.jsonl"), **_metrics(e2e.run_dir / "metrics.2.jsonl")}
+    steps = _every_step(e2e)
     assert sorted(steps) == [1, 2, 3]
     for step, data in steps.items():
         missing = [name for name in POLICY_SPLIT_METRICS if name not in data]
@@ -129,7 +135,7 @@ def test_every_policy_split_metric_is_logged_and_finite_at_every_step(e2e):
 
 def test_a_step_updates_the_weights_exactly_when_some_question_has_mixed_rewards(e2e):
     """All G rewards of a question equal -> every advantage 0, the entropy term included (SPEC 3)."""
-    steps = {**_metrics(e2e.run_dir / "metrics.jsonl"), **_metrics(e2e.run_dir / "metrics.2.jsonl")}
+    steps = _every_step(e2e)
     mixed = _steps_with_mixed_rewards(e2e)
     for step, data in steps.items():
         grad_norm = data["actor/grad_norm"]
